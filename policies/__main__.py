@@ -1,0 +1,5 @@
+"""Entry point the Pulumi CLI runs: `python -u -m pulumi.policy <engine> <this folder>`."""
+
+from checklist.pack import serve
+
+serve()

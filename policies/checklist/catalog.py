@@ -1,0 +1,325 @@
+"""The production checklist as data: one entry per policy, and the thresholds they enforce.
+
+This module is the single home of every number and name the checklist fixes. Rules read their
+thresholds from here (through the policy's config, whose defaults come from here); the components
+and the `golive` tool read the same values instead of restating them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Level = Literal["advisory", "mandatory"]
+Severity = Literal["low", "medium", "high", "critical"]
+Direction = Literal["above", "below"]
+
+CHECKLIST = "Customer.io Production Checklist"
+
+# --- §1 Credentials -----------------------------------------------------------------------------
+
+CREDENTIAL_KINDS: tuple[str, ...] = ("site-id", "track-api-key", "app-api-key")
+CREDENTIAL_TAG = "customerio:credential"
+REGION_TAG = "customerio:region"
+REGIONS: tuple[str, ...] = ("us", "eu")
+MAX_ROTATION_DAYS = 90
+
+# Hosts whose presence in a resource's inputs says which Customer.io region it talks to.
+REGION_HOSTS: dict[str, str] = {
+    "track.customer.io": "us",
+    "api.customer.io": "us",
+    "track-eu.customer.io": "eu",
+    "api-eu.customer.io": "eu",
+    "e.customeriomail.com": "us",
+    "e-eu.customeriomail.com": "eu",
+}
+LINK_TRACKING_TARGETS: dict[str, str] = {"us": "e.customeriomail.com", "eu": "e-eu.customeriomail.com"}
+
+
+def fingerprint(value: str) -> str:
+    """The comparable, non-reversible form of a credential: `sha256:` + 16 hex digits.
+
+    Sixteen hex digits (64 bits) make accidental equality of two different keys negligible
+    while revealing nothing usable about the key itself.
+    """
+    return "sha256:" + hashlib.sha256(value.strip().encode("utf-8")).hexdigest()[:16]
+
+
+# --- §3 Email deliverability --------------------------------------------------------------------
+
+SPF_MAX_DNS_LOOKUPS = 10  # RFC 7208 §4.6.4
+TXT_MAX_STRING = 255  # RFC 1035 character-string
+DKIM_MIN_KEY_BITS = 1024  # RFC 8301 §3.2
+DEFAULT_ESP_DOMAINS: tuple[str, ...] = ("mailgun.org", "customeriomail.com")
+
+# --- §5 Monitoring ------------------------------------------------------------------------------
+
+SIGNAL_TAG = "customerio:signal"
+UNIT_TAG = "customerio:unit"
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    threshold: float
+    direction: Direction  # "above": alarm when the metric rises above the threshold
+    unit: str
+    meaning: str
+
+
+SIGNALS: dict[str, Signal] = {
+    s.name: s
+    for s in (
+        Signal("api_error_rate", 0.01, "above", "ratio", "more than 1% of API calls fail"),
+        Signal("api_p99_latency_ms", 5000, "above", "milliseconds", "p99 API latency over 5 seconds"),
+        Signal("bounce_rate", 0.05, "above", "ratio", "bounce rate over 5%"),
+        Signal("complaint_rate", 0.001, "above", "ratio", "spam complaints over 0.1%"),
+        Signal("delivery_rate", 0.95, "below", "ratio", "delivery rate under 95%"),
+        Signal("queue_depth", 10000, "above", "count", "more than 10K events pending"),
+        Signal("webhook_error_rate", 0.05, "above", "ratio", "more than 5% webhook processing failures"),
+    )
+}
+
+# --- §7 Staged rollout --------------------------------------------------------------------------
+
+ROLLOUT_FLAG_TAG = "customerio:rollout-flag"
+ROLLOUT_STAGES: tuple[str, ...] = ("0", "internal", "10", "50", "100")
+
+# --- Stack recognition --------------------------------------------------------------------------
+
+DEFAULT_PRODUCTION_PATTERNS: tuple[str, ...] = (
+    "prod",
+    "production",
+    "*-prod",
+    "*-production",
+    "prod-*",
+    "production-*",
+)
+# The last segment of an org/project/stack name is the stack; patterns match it case-insensitively.
+
+
+# --- The policies -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What a reviewer needs to know about one policy; the rule function lives in `rules/`."""
+
+    name: str
+    section: str
+    level: Level  # in a production stack; every finding is advisory elsewhere
+    severity: Severity
+    description: str
+    rationale: str
+    remediation: str
+    config: dict[str, dict[str, Any]] = field(default_factory=dict)  # JSON-schema properties
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v["default"] for k, v in self.config.items() if "default" in v}
+
+
+_STRING_LIST = {"type": "array", "items": {"type": "string"}}
+PRODUCTION_PATTERNS_SCHEMA = {
+    **_STRING_LIST,
+    "default": list(DEFAULT_PRODUCTION_PATTERNS),
+    "description": "Stack-name patterns (fnmatch, case-insensitive) that make a stack production.",
+}
+SENDING_DOMAINS_SCHEMA = {
+    **_STRING_LIST,
+    "default": [],
+    "description": "Sending domains to require even when no record in the stack names them.",
+}
+ESP_DOMAINS_SCHEMA = {
+    **_STRING_LIST,
+    "default": list(DEFAULT_ESP_DOMAINS),
+    "description": "Domains of Customer.io's mail senders; an SPF include or MX host under one of "
+    "them marks the record's name as a sending domain.",
+}
+
+POLICIES: tuple[PolicySpec, ...] = (
+    PolicySpec(
+        name="customerio-credentials-in-secrets-manager",
+        section="§1 Credentials & Configuration: secrets storage",
+        level="mandatory",
+        severity="critical",
+        description="Customer.io credentials live in AWS Secrets Manager, never in plaintext configuration.",
+        rationale="A key in a Lambda environment, a container definition, a plain SSM parameter, user "
+        "data or plaintext stack config is readable by anyone who can read that configuration and "
+        "cannot be rotated in one place.",
+        remediation="Store the value in the Secrets Manager secret for that credential and pass the "
+        "secret's ARN or name instead (for ECS, a `secrets` entry with `valueFrom`); for stack config "
+        "use `pulumi config set --secret`.",
+        config={
+            "credentialNamePatterns": {
+                **_STRING_LIST,
+                "default": [],
+                "description": "Extra regular expressions for variable or key names that hold a credential.",
+            }
+        },
+    ),
+    PolicySpec(
+        name="customerio-secret-rotation",
+        section="§1 Credentials & Configuration: key rotation schedule (90-day cycle)",
+        level="mandatory",
+        severity="high",
+        description="Every Customer.io credential secret rotates at least every 90 days through a rotation function.",
+        rationale="The checklist fixes a 90-day rotation cycle; a schedule without a function, or a "
+        "cron that leaves a longer gap, lets a leaked key stay valid.",
+        remediation="Attach an `aws.secretsmanager.SecretRotation` with a `rotationLambdaArn` and "
+        "`rotationRules.automaticallyAfterDays` of 90 or less (or a rate/cron expression whose "
+        "longest gap is at most 90 days).",
+        config={
+            "maxDays": {
+                "type": "number",
+                "default": MAX_ROTATION_DAYS,
+                "exclusiveMinimum": 0,
+                "description": "Longest allowed time between rotations, in days.",
+            }
+        },
+    ),
+    PolicySpec(
+        name="customerio-app-api-key",
+        section="§1 Credentials & Configuration: production App API key",
+        level="mandatory",
+        severity="high",
+        description="A production Customer.io stack holds an App API key secret for transactional messages.",
+        rationale="Transactional messages and the post-deploy audit need the App API key; without it "
+        "the first password-reset e-mail fails in production.",
+        remediation="Add a Secrets Manager secret tagged `customerio:credential=app-api-key` "
+        "(the CustomerIoCredentials component creates one).",
+    ),
+    PolicySpec(
+        name="customerio-region",
+        section="§1 Credentials & Configuration: region setting",
+        level="mandatory",
+        severity="high",
+        description="Credentials, API hosts and link tracking all point at one Customer.io region (US or EU).",
+        rationale="A US key against an EU host fails every call; EU data sent to US hosts breaks the "
+        "data-residency promise the region was chosen for.",
+        remediation="Use the region's hosts everywhere (`track`/`api` for US, `track-eu`/`api-eu` for "
+        "EU), tag each credential secret `customerio:region`, and point link tracking at the region's target.",
+        config={
+            "region": {
+                "type": "string",
+                "enum": ["", *REGIONS],
+                "default": "",
+                "description": "The account's region; empty means only require agreement.",
+            }
+        },
+    ),
+    PolicySpec(
+        name="customerio-production-keys-distinct",
+        section="§1 Credentials & Configuration: production keys differ from dev/staging",
+        level="mandatory",
+        severity="critical",
+        description="Production Customer.io credentials differ from every non-production one (compared by fingerprint).",
+        rationale="A staging key in production sends test traffic to real customers, and a production "
+        "key in staging sends real customers' data to test workflows.",
+        remediation="Create separate keys in the production workspace and store them in the "
+        "production secrets; refresh the pack's `nonProductionFingerprints` with "
+        "`python -m golive fingerprints`.",
+        config={
+            "nonProductionFingerprints": {
+                "type": "object",
+                "default": {},
+                "additionalProperties": _STRING_LIST,
+                "description": "Credential kind (or `any`) to the `sha256:` fingerprints of "
+                "non-production values.",
+            }
+        },
+    ),
+    PolicySpec(
+        name="email-spf-record",
+        section="§3 Email Deliverability: SPF record published",
+        level="mandatory",
+        severity="high",
+        description="Each sending domain publishes exactly one valid SPF record within RFC 7208's limits.",
+        rationale="Without one valid SPF record receivers fail SPF for every message; `+all` "
+        "authorizes the whole internet to send as the domain.",
+        remediation="Publish one TXT `v=spf1 include:mailgun.org ~all` at the sending subdomain "
+        "(merge further includes into it), keep DNS-querying terms at 10 or fewer, and split any "
+        "string over 255 characters.",
+        config={"sendingDomains": SENDING_DOMAINS_SCHEMA, "espDomains": ESP_DOMAINS_SCHEMA},
+    ),
+    PolicySpec(
+        name="email-dkim-record",
+        section="§3 Email Deliverability: DKIM record published",
+        level="mandatory",
+        severity="high",
+        description="Each sending domain publishes a DKIM key of at least 1024 bits at `<selector>._domainkey`.",
+        rationale="Gmail and Yahoo reject bulk mail without DKIM; keys under 1024 bits must not be "
+        "used (RFC 8301) and a revoked key fails every signature.",
+        remediation="Publish the key Customer.io shows as one TXT value `k=rsa; p=<key>` at "
+        "`<selector>._domainkey.<sending domain>`, split into 255-character strings inside one value.",
+        config={
+            "sendingDomains": SENDING_DOMAINS_SCHEMA,
+            "espDomains": ESP_DOMAINS_SCHEMA,
+            "minKeyBits": {"type": "integer", "default": DKIM_MIN_KEY_BITS, "minimum": 512},
+        },
+    ),
+    PolicySpec(
+        name="email-dmarc-record",
+        section="§3 Email Deliverability: DMARC policy set",
+        level="advisory",
+        severity="medium",
+        description="A valid DMARC record covers each sending domain, at the domain or its organizational domain.",
+        rationale="Receivers use DMARC to decide what to do with mail that fails SPF and DKIM; bulk "
+        "senders must publish one, and `p=none` only monitors.",
+        remediation="Publish TXT `v=DMARC1; p=quarantine; rua=mailto:…` at `_dmarc.<organizational domain>`.",
+        config={"sendingDomains": SENDING_DOMAINS_SCHEMA, "espDomains": ESP_DOMAINS_SCHEMA},
+    ),
+    PolicySpec(
+        name="email-return-path",
+        section="§3 Email Deliverability: Return-Path configured",
+        level="advisory",
+        severity="medium",
+        description="Each sending domain publishes the MX records Customer.io uses as its return path.",
+        rationale="Bounces come back through the sending subdomain's MX; without it bounces are lost "
+        "and SPF alignment on the return path fails.",
+        remediation="Publish the two MX records (priority 10) Customer.io shows for the sending subdomain.",
+        config={"sendingDomains": SENDING_DOMAINS_SCHEMA, "espDomains": ESP_DOMAINS_SCHEMA},
+    ),
+    PolicySpec(
+        name="monitoring-alarm-thresholds",
+        section="§5 Monitoring & Alerting: alert thresholds",
+        level="mandatory",
+        severity="high",
+        description="Each of the seven checklist signals has an alarm at the checklist's threshold or stricter.",
+        rationale="An alarm that is missing, looser than the checklist, or compares the wrong way "
+        "stays silent through the incident it exists for.",
+        remediation="Create one CloudWatch alarm per signal, tagged `customerio:signal=<name>`, with "
+        "the checklist threshold (or stricter) and the comparison in the signal's direction.",
+        config={
+            "thresholds": {
+                "type": "object",
+                "default": {name: s.threshold for name, s in SIGNALS.items()},
+                "properties": {name: {"type": "number"} for name in SIGNALS},
+                "additionalProperties": False,
+                "description": "Per-signal thresholds in force; the defaults are the checklist's.",
+            }
+        },
+    ),
+    PolicySpec(
+        name="monitoring-alarm-actions",
+        section="§5 Monitoring & Alerting: alerts reach someone",
+        level="mandatory",
+        severity="high",
+        description="Every Customer.io alarm notifies someone when it fires.",
+        rationale="An alarm without actions, or with actions disabled, changes state where nobody looks.",
+        remediation="Give the alarm `alarmActions` (an SNS topic with subscribers) and leave `actionsEnabled` on.",
+    ),
+    PolicySpec(
+        name="rollout-flag-stage",
+        section="§7 Staged Rollout Plan: feature flag",
+        level="mandatory",
+        severity="high",
+        description="The rollout flag holds a stage of the plan (0, internal, 10, 50, 100), and deploys never reset it.",
+        rationale="A value outside the plan sends an unplanned share of traffic; a deploy that resets "
+        "a live flag undoes a rollout or a rollback.",
+        remediation="Create the flag at `0` and add `ignore_changes=[\"value\"]` (or `insecureValue`) "
+        "so that only `golive rollout` moves it.",
+    ),
+)
+
+POLICY_BY_NAME: dict[str, PolicySpec] = {p.name: p for p in POLICIES}

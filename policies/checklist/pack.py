@@ -1,0 +1,176 @@
+"""The one place the checklist meets `pulumi_policy`: every catalog entry becomes a stack policy.
+
+Why stack policies only: the engine sends AnalyzeStack the whole graph with parents, dependencies
+and property dependencies, which is how a rotation finds its secret or an alarm its topic while
+ids and ARNs are still unknown. The SDK deserializes the stack once per policy; we build our plain
+`Stack` once per AnalyzeStack call from the raw request and share it between the policies.
+
+Two SDK hooks, both guarded by tests against the pinned pulumi-policy version:
+- ConfigureStack carries the stack name, its config and which config keys are secret; the SDK
+  drops all but the tags, and the credentials rule needs the secret keys.
+- A finding may be advice (`Finding.advisory`), and every finding in a non-production stack is:
+  the diagnostic is then sent at ADVISORY whatever the policy's level. Levels only go down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime import proto
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ReportViolation,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy import policy as _sdk
+
+from .catalog import CHECKLIST, POLICIES, PRODUCTION_PATTERNS_SCHEMA, PolicySpec
+from .model import Resource, Stack, plain
+from .recognize import is_production
+from .rules import RULES, run
+
+PACK_NAME = "golive-customerio"
+
+_local = threading.local()
+_stack_context: dict[str, Any] = {}
+
+
+def _context_from_env() -> dict[str, Any]:
+    """What the CLI puts in the pack's environment, for engines that skip ConfigureStack."""
+    config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    secret_keys = json.loads(os.environ.get("PULUMI_CONFIG_SECRET_KEYS") or "[]")
+    return {
+        "stack": os.environ.get("PULUMI_STACK", ""),
+        "project": os.environ.get("PULUMI_PROJECT", ""),
+        "config": {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+        "secret_keys": frozenset(secret_keys),
+    }
+
+
+def _stack_from_request(request: Any) -> Stack:
+    context = _stack_context or _context_from_env()
+    resources = [
+        Resource(
+            type=r.type,
+            name=r.name,
+            urn=r.urn,
+            props=plain(json_format.MessageToDict(r.properties)),
+            ignore_changes=tuple(r.options.ignoreChanges),
+            parent=r.parent or None,
+            dependencies=tuple(r.dependencies),
+            property_dependencies={k: tuple(v.urns) for k, v in r.propertyDependencies.items()},
+        )
+        for r in request.resources
+    ]
+    return Stack(
+        name=context["stack"],
+        project=context["project"],
+        resources=resources,
+        config=context["config"],
+        secret_keys=context["secret_keys"],
+    )
+
+
+def _install_sdk_hooks() -> None:
+    servicer = _sdk._PolicyAnalyzerServicer
+    if getattr(servicer, "_golive_hooked", False):
+        return
+    configure_stack = servicer.ConfigureStack
+    analyze_stack = servicer.AnalyzeStack
+    create_report = servicer._create_report_violation
+
+    def ConfigureStack(self: Any, request: Any, context: Any) -> Any:
+        _stack_context.update(
+            stack=request.stack,
+            project=request.project,
+            config=dict(request.config),
+            secret_keys=frozenset(request.config_secret_keys),
+        )
+        return configure_stack(self, request, context)
+
+    def AnalyzeStack(self: Any, request: Any, context: Any) -> Any:
+        _local.request, _local.stack = request, None
+        try:
+            return analyze_stack(self, request, context)
+        finally:
+            _local.request = _local.stack = None
+
+    def _create_report_violation(self: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        report = create_report(self, response, *args, **kwargs)
+
+        def report_at_level(message: str, urn: str | None = None, advisory: bool = False) -> None:
+            report(message, urn)
+            if advisory:
+                response.diagnostics[-1].enforcementLevel = proto.ADVISORY
+
+        return report_at_level
+
+    servicer.ConfigureStack = ConfigureStack
+    servicer.AnalyzeStack = AnalyzeStack
+    servicer._create_report_violation = _create_report_violation
+    servicer._golive_hooked = True
+
+
+def _current_stack() -> Stack:
+    if getattr(_local, "stack", None) is None:
+        _local.stack = _stack_from_request(_local.request)
+    return _local.stack
+
+
+def _validation(spec: PolicySpec):  # noqa: ANN202 - the SDK's callback type
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        config: Mapping[str, Any] = args.get_config() or {}
+        stack = _current_stack()
+        patterns = config.get("productionStackPatterns") or PRODUCTION_PATTERNS_SCHEMA["default"]
+        production = is_production(stack.name, patterns)
+        stack = Stack(
+            name=stack.name,
+            project=stack.project,
+            production=production,
+            resources=stack.resources,
+            config=stack.config,
+            secret_keys=stack.secret_keys,
+        )
+        for finding in run(spec.name, stack, config):
+            report_violation(finding.message, finding.urn, finding.advisory or not production)  # type: ignore[call-arg]
+
+    return validate
+
+
+def build_policies() -> list[StackValidationPolicy]:
+    policies = []
+    for spec in POLICIES:
+        name = RULES[spec.name].spec.name  # a catalog entry without a rule fails here, at start-up
+        schema = {**spec.config, "productionStackPatterns": PRODUCTION_PATTERNS_SCHEMA}
+        policies.append(
+            StackValidationPolicy(
+                name=name,
+                description=spec.description,
+                validate=_validation(spec),
+                enforcement_level=EnforcementLevel(spec.level),
+                config_schema=PolicyConfigSchema(properties=schema),
+                severity=Severity(spec.severity),
+                tags=[CHECKLIST, spec.section],
+                remediation_steps=spec.remediation,
+            )
+        )
+    return policies
+
+
+def serve() -> None:
+    """Start the pack's gRPC server; blocks. Called by the pack's `__main__.py`."""
+    _install_sdk_hooks()
+    PolicyPack(
+        name=PACK_NAME,
+        policies=build_policies(),
+        description="The Customer.io production checklist as a CrossGuard policy pack.",
+    )

@@ -1,0 +1,89 @@
+"""How the pack recognises Customer.io things in programs that do not use our components."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .catalog import (
+    CREDENTIAL_KINDS,
+    CREDENTIAL_TAG,
+    DEFAULT_PRODUCTION_PATTERNS,
+    ROLLOUT_FLAG_TAG,
+    SIGNAL_TAG,
+)
+from .model import Resource, Stack
+
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+ROUTE53_RECORD = "aws:route53/record:Record"
+ROUTE53_ZONE = "aws:route53/zone:Zone"
+
+_CUSTOMERIO_NAME = re.compile(r"customer[-_.]?io", re.IGNORECASE)
+
+
+def is_production(stack_name: str, patterns: Iterable[str] = DEFAULT_PRODUCTION_PATTERNS) -> bool:
+    """True when the stack's own name (the part after any `org/project/`) matches a pattern."""
+    short = stack_name.rsplit("/", 1)[-1].lower()
+    return any(fnmatch.fnmatchcase(short, p.lower()) for p in patterns)
+
+
+def credential_kind(resource: Resource) -> str | None:
+    """`site-id`, `track-api-key` or `app-api-key` for a Customer.io credential secret, `""` when the
+    secret is Customer.io's but its kind is not said, and None for anything else."""
+    if resource.type != SECRET:
+        return None
+    tagged = resource.tags().get(CREDENTIAL_TAG)
+    if tagged is not None:
+        return tagged if tagged in CREDENTIAL_KINDS else ""
+    names = [resource.get("name"), resource.get("namePrefix"), resource.name]
+    if any(isinstance(n, str) and _CUSTOMERIO_NAME.search(n) for n in names):
+        return kind_from_name(" ".join(n for n in names if isinstance(n, str)))
+    return None
+
+
+def kind_from_name(text: str) -> str:
+    """The credential kind a name speaks of (`CIO_TRACK_KEY`, `customerio/app-api-key`), or ""."""
+    lowered = re.sub(r"[^a-z]", "", text.lower())
+    if "siteid" in lowered:
+        return "site-id"
+    if "track" in lowered:
+        return "track-api-key"
+    if "app" in lowered:
+        return "app-api-key"
+    return ""
+
+
+def credential_secrets(stack: Stack) -> list[tuple[Resource, str]]:
+    found = []
+    for r in stack.of_type(SECRET):
+        kind = credential_kind(r)
+        if kind is not None:
+            found.append((r, kind))
+    return found
+
+
+def alarm_signal(resource: Resource) -> str | None:
+    if resource.type != METRIC_ALARM:
+        return None
+    return resource.tags().get(SIGNAL_TAG)
+
+
+def is_rollout_flag(resource: Resource) -> bool:
+    return resource.type == SSM_PARAMETER and ROLLOUT_FLAG_TAG in resource.tags()
+
+
+def is_customerio_stack(stack: Stack, config: Mapping[str, Any] | None = None) -> bool:
+    """A stack the checklist's stack-wide rules apply to: it holds a Customer.io credential secret,
+    a signal-tagged alarm or the rollout flag, or the pack's config names a sending domain."""
+    if config and config.get("sendingDomains"):
+        return True
+    return any(
+        credential_kind(r) is not None or alarm_signal(r) is not None or is_rollout_flag(r)
+        for r in stack.resources
+    )

@@ -1,0 +1,1 @@
+"""Rules of this checklist section (being written)."""
