@@ -213,7 +213,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         section="§1 Credentials & Configuration: production keys differ from dev/staging",
         level="mandatory",
         severity="critical",
-        description="Production Customer.io credentials differ from every non-production one (compared by fingerprint).",
+        description="Production Customer.io credentials differ from every non-production one, by fingerprint.",
         rationale="A staging key in production sends test traffic to real customers, and a production "
         "key in staging sends real customers' data to test workflows.",
         remediation="Create separate keys in the production workspace and store them in the "
@@ -314,7 +314,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         section="§7 Staged Rollout Plan: feature flag",
         level="mandatory",
         severity="high",
-        description="The rollout flag holds a stage of the plan (0, internal, 10, 50, 100), and deploys never reset it.",
+        description="The rollout flag holds a plan stage (0, internal, 10, 50, 100) and deploys never reset it.",
         rationale="A value outside the plan sends an unplanned share of traffic; a deploy that resets "
         "a live flag undoes a rollout or a rollback.",
         remediation="Create the flag at `0` and add `ignore_changes=[\"value\"]` (or `insecureValue`) "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf import json_format
@@ -126,7 +126,7 @@ def _current_stack() -> Stack:
     return _local.stack
 
 
-def _validation(spec: PolicySpec):  # noqa: ANN202 - the SDK's callback type
+def _validation(spec: PolicySpec) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config: Mapping[str, Any] = args.get_config() or {}
         stack = _current_stack()

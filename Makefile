@@ -1,0 +1,37 @@
+# `make check` and `make test` set everything up on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+PACK_VENV := policies/venv
+BIN := $(VENV)/bin
+
+.PHONY: setup check test lint bench clean
+
+$(VENV)/.installed: requirements.txt policies/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# The pack gets the virtualenv its PulumiPolicy.yaml names, as `pulumi install` would make it:
+# proof that policies/requirements.txt alone is enough to run it.
+$(PACK_VENV)/.installed: policies/requirements.txt
+	test -x $(PACK_VENV)/bin/python || $(PYTHON) -m venv $(PACK_VENV)
+	$(PACK_VENV)/bin/pip install -q --disable-pip-version-check -r policies/requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed $(PACK_VENV)/.installed
+
+check: setup
+	$(BIN)/python -m golive check . --stack production
+
+test: setup
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/python -m ruff check .
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(PACK_VENV)
