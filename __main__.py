@@ -1,0 +1,51 @@
+"""The production setup for Customer.io: stack config in, the five components out."""
+
+import pulumi
+import pulumi_aws as aws
+
+from components import (
+    CustomerIoCredentials,
+    CustomerIoCredentialsArgs,
+    DeliveryAlarms,
+    DeliveryAlarmsArgs,
+    RolloutFlag,
+    RotationFunction,
+    SendingDomain,
+    SendingDomainArgs,
+    settings,
+)
+
+cfg = settings.load()
+
+alarms = DeliveryAlarms("customerio", DeliveryAlarmsArgs(
+    environment=cfg.environment,
+    alert_emails=cfg.alert_emails,
+    alert_https_endpoints=cfg.alert_https_endpoints,
+    thresholds=cfg.thresholds,
+))
+rotation = RotationFunction("customerio-rotation", cfg.environment, alarms.topic.arn)
+credentials = CustomerIoCredentials("customerio", CustomerIoCredentialsArgs(
+    environment=cfg.environment,
+    region=cfg.region,
+    rotation_lambda_arn=rotation.function.arn,
+    reader_principals=cfg.reader_principals,
+    rotation_days=cfg.rotation_days,
+))
+zone_id = cfg.zone_id or aws.route53.get_zone(name=cfg.zone_name).zone_id
+domain = SendingDomain("customerio", SendingDomainArgs(
+    zone_id=zone_id,
+    domain=cfg.domain,
+    subdomain=cfg.subdomain,
+    dkim_public_key=cfg.dkim_public_key,
+    dkim_selector=cfg.dkim_selector,
+    region=cfg.region,
+    dmarc=cfg.dmarc,
+    link_tracking_host=cfg.link_tracking_host,
+))
+flag = RolloutFlag("customerio", cfg.environment)
+
+pulumi.export("secretArns", {kind: s.arn for kind, s in credentials.secrets.items()})
+pulumi.export("alertTopicArn", alarms.topic.arn)
+pulumi.export("rolloutParameter", flag.parameter.name)
+pulumi.export("sendingSubdomain", cfg.subdomain)
+pulumi.export("region", cfg.region)

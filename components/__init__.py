@@ -1,0 +1,23 @@
+"""Pulumi components that provision a Customer.io production setup compliant with the checklist."""
+
+from . import settings
+from .alarms import DeliveryAlarms, DeliveryAlarmsArgs
+from .credentials import CustomerIoCredentials, CustomerIoCredentialsArgs
+from .rollout import RolloutFlag
+from .rotation_function import RotationFunction
+from .sending_domain import DmarcArgs, SendingDomain, SendingDomainArgs
+from .validate import InputError
+
+__all__ = [
+    "CustomerIoCredentials",
+    "CustomerIoCredentialsArgs",
+    "DeliveryAlarms",
+    "DeliveryAlarmsArgs",
+    "DmarcArgs",
+    "InputError",
+    "RolloutFlag",
+    "RotationFunction",
+    "SendingDomain",
+    "SendingDomainArgs",
+    "settings",
+]

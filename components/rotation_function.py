@@ -1,0 +1,60 @@
+"""RotationFunction: the Lambda that Secrets Manager calls to rotate Customer.io keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+HANDLER_DIR = Path(__file__).resolve().parent / "rotation"
+
+
+class RotationFunction(pulumi.ComponentResource):
+    def __init__(self, name: str, environment: str, alert_topic_arn: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("golive:credentials:RotationFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                               "Principal": {"Service": "lambda.amazonaws.com"}}],
+            }),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-logs", role=role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-access", role=role.id,
+            policy=pulumi.Output.from_input(alert_topic_arn).apply(lambda topic: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Resource": "*", "Action": [
+                        "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                        "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+                     "Condition": {"StringLike": {"secretsmanager:SecretId": f"*customerio/{environment}/*"}}},
+                    {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
+                ],
+            })),
+            opts=child,
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-fn",
+            runtime="python3.12",
+            handler="handler.handler",
+            role=role.arn,
+            timeout=60,
+            code=pulumi.FileArchive(str(HANDLER_DIR)),
+            environment={"variables": {"ALERT_TOPIC_ARN": alert_topic_arn}},
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke", action="lambda:InvokeFunction", function=self.function.name,
+            principal="secretsmanager.amazonaws.com", opts=child,
+        )
+        self.register_outputs({"functionArn": self.function.arn})

@@ -1,0 +1,98 @@
+"""The stack's config, read and shape-checked once: every error names the config key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from ._checklist import catalog
+from .sending_domain import DmarcArgs
+from .validate import InputError, require_choice, require_domain, require_int_range, require_number
+
+# Config keys that would carry a key value; values belong in Secrets Manager (golive credentials put).
+_CREDENTIAL_KEYS = re.compile(r"(site.?id|track.?(api.?)?key|app.?(api.?)?key|api.?key)$", re.IGNORECASE)
+
+
+@dataclass
+class Settings:
+    environment: str
+    region: str
+    domain: str
+    subdomain: str
+    dkim_public_key: str
+    zone_id: str | None = None
+    zone_name: str | None = None
+    dkim_selector: str = "krs"
+    dmarc: DmarcArgs = field(default_factory=DmarcArgs)
+    link_tracking_host: str | None = None
+    alert_emails: list[str] = field(default_factory=list)
+    alert_https_endpoints: list[str] = field(default_factory=list)
+    reader_principals: list[str] = field(default_factory=list)
+    rotation_days: int = catalog.MAX_ROTATION_DAYS
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+def _string_list(config: pulumi.Config, key: str) -> list[str]:
+    value = config.get_object(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{config.name}:{key}: expected a list of strings")
+    return value
+
+
+def load(config: pulumi.Config | None = None) -> Settings:
+    config = config or pulumi.Config()
+    ns = config.name
+    plaintext = [k for k in _config_keys(ns) if _CREDENTIAL_KEYS.search(k.split(":", 1)[1])]
+    for key in plaintext:
+        if not pulumi.runtime.is_config_secret(key):
+            raise InputError(f"{key}: a Customer.io credential in plaintext config is refused; store it with "
+                             "`python -m golive credentials put` (or at least `pulumi config set --secret`)")
+    zone_id, zone_name = config.get("hostedZoneId"), config.get("hostedZoneName")
+    if not zone_id and not zone_name:
+        raise InputError(f"{ns}:hostedZoneId or {ns}:hostedZoneName: one is required (the sending domain's zone)")
+    region = config.require("customerioRegion")
+    require_choice(f"{ns}:customerioRegion", region, catalog.REGIONS)
+    dmarc_raw: Any = config.get_object("dmarc") or {}
+    if not isinstance(dmarc_raw, dict):
+        raise InputError(f"{ns}:dmarc: expected an object like {{\"policy\": \"quarantine\", \"rua\": [...]}}")
+    rua = dmarc_raw.get("rua", [])
+    dmarc = DmarcArgs(
+        policy=str(dmarc_raw.get("policy", "quarantine")),
+        rua=[rua] if isinstance(rua, str) else list(rua),
+        subdomain_policy=dmarc_raw.get("sp"),
+        adkim=dmarc_raw.get("adkim"),
+        aspf=dmarc_raw.get("aspf"),
+    )
+    thresholds_raw: Any = config.get_object("thresholds") or {}
+    if not isinstance(thresholds_raw, dict):
+        raise InputError(f"{ns}:thresholds: expected an object of signal name to number")
+    thresholds = {k: require_number(f"{ns}:thresholds.{k}", v) for k, v in thresholds_raw.items()}
+    rotation_days = config.get_int("rotationDays") or catalog.MAX_ROTATION_DAYS
+    require_int_range(f"{ns}:rotationDays", rotation_days, 1, 1000)
+    link_host = config.get("linkTrackingHost")
+    return Settings(
+        environment=config.require("environment"),
+        region=region,
+        domain=require_domain(f"{ns}:sendingDomain", config.require("sendingDomain")),
+        subdomain=require_domain(f"{ns}:sendingSubdomain", config.require("sendingSubdomain")),
+        dkim_public_key=config.require("dkimPublicKey"),
+        zone_id=zone_id,
+        zone_name=zone_name,
+        dkim_selector=config.get("dkimSelector") or "krs",
+        dmarc=dmarc,
+        link_tracking_host=require_domain(f"{ns}:linkTrackingHost", link_host) if link_host else None,
+        alert_emails=_string_list(config, "alertEmails"),
+        alert_https_endpoints=_string_list(config, "alertHttpsEndpoints"),
+        reader_principals=_string_list(config, "readerPrincipals"),
+        rotation_days=rotation_days,
+        thresholds=thresholds,
+    )
+
+
+def _config_keys(namespace: str) -> list[str]:
+    from pulumi.runtime import config as runtime_config
+
+    return [k for k in runtime_config.CONFIG.get() if k.startswith(namespace + ":")]
