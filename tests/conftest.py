@@ -8,3 +8,32 @@ POLICIES = ROOT / "policies"
 for path in (str(POLICIES), str(ROOT)):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+import os  # noqa: E402
+
+import pytest  # noqa: E402
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto in server mode: a real HTTP endpoint that boto3 reaches with `endpoint_url`."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint):
+    """A clean moto state per test."""
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5)
+    return moto_endpoint
