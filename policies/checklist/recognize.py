@@ -87,3 +87,37 @@ def is_customerio_stack(stack: Stack, config: Mapping[str, Any] | None = None) -
         credential_kind(r) is not None or alarm_signal(r) is not None or is_rollout_flag(r)
         for r in stack.resources
     )
+
+
+def secrets_referenced(stack: Stack, resource: Resource, prop: str = "secretId") -> list[Resource]:
+    """The Secrets Manager secrets `prop` of `resource` names (a rotation's or version's `secretId`).
+
+    The engine's property dependencies come first: on a first preview the secret's id and ARN are
+    unknown and the dependency is the only link. A known value (hard-coded name or ARN, or any
+    value on a later preview) is matched against the secrets' known names and ARNs.
+    """
+    linked = [r for r in stack.linked(resource, prop) if r.type == SECRET]
+    if linked:
+        return linked
+    value = resource.get(prop)
+    if not isinstance(value, str) or not value:
+        return []
+    return [s for s in stack.of_type(SECRET) if _names_secret(value, s)]
+
+
+def physical_name(resource: Resource) -> str:
+    """The resource's `name` input when known, else the name in its URN (all there is to go on)."""
+    name = resource.get("name")
+    return name if isinstance(name, str) and name else resource.name
+
+
+def _names_secret(value: str, secret: Resource) -> bool:
+    name = physical_name(secret)
+    known = {v for v in (name, secret.get("arn"), secret.get("id")) if isinstance(v, str) and v}
+    if value in known:
+        return True
+    if ":secret:" not in value:
+        return False
+    # A full ARN ends in the name plus `-` and six random characters; a partial ARN has neither.
+    tail = value.rsplit(":secret:", 1)[1]
+    return tail == name or (tail.startswith(name + "-") and len(tail) == len(name) + 7)
