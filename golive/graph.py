@@ -54,6 +54,8 @@ class ResourceNode:
     options: ResourceOptions = field(default_factory=ResourceOptions)
     source: SourcePosition | None = None
     id: str = ""  # "" while unknown (every custom resource in a first preview)
+    # Read with `Resource.get` (ReadResource): the engine neither analyzes it nor lists it in AnalyzeStack.
+    external: bool = False
 
     @property
     def is_provider(self) -> bool:
@@ -67,6 +69,13 @@ class InvokeRecord:
     source: SourcePosition | None = None
 
 
+@dataclass(frozen=True)
+class LogMessage:
+    severity: str  # "debug", "info", "warning" or "error", as the program logged it to the engine
+    message: str
+    urn: str = ""
+
+
 @dataclass
 class ResourceGraph:
     project: str
@@ -76,7 +85,8 @@ class ResourceGraph:
     invokes: list[InvokeRecord] = field(default_factory=list)
     config: dict[str, str] = field(default_factory=dict)  # "ns:key" -> value, as PULUMI_CONFIG carries it
     secret_keys: list[str] = field(default_factory=list)
-    program_dir: str = ""
+    program_dir: str = ""  # the project folder (Pulumi.yaml); source positions are relative to it
+    messages: list[LogMessage] = field(default_factory=list)  # engine log: pulumi.log.* and golive's notes
 
     def by_urn(self) -> dict[str, ResourceNode]:
         return {r.urn: r for r in self.resources}

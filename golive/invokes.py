@@ -1,0 +1,446 @@
+"""Provider functions (data sources) answered offline, and what a provider package declares.
+
+Under the CLI an invoke such as `aws.route53.get_zone(name=...)` runs for real even in preview.
+Offline it cannot, and neither an unknown nor an empty result will do: the generated result class
+type-checks its fields and programs index and iterate them. So each invoke is answered with values
+of its *declared* result type, read from the installed provider package (`pulumi_aws/route53/
+get_zone.py` → `GetZoneResult`): strings become plausible placeholders, numbers 0, booleans False,
+lists three elements, maps empty. Results the user supplies (`--invoke-results`) win.
+
+The same introspection tells the monitor which outputs of a resource are computed, so a preview's
+outputs carry unknowns where the provider would report them.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import enum
+import functools
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import pkgutil
+import re
+import sys
+import threading
+import typing
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import GoliveError
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+PLACEHOLDER = "placeholder"
+RESULTS_FILE = "results-file"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+ACCOUNT_ID = "000000000000"
+DEFAULT_REGION = "us-east-1"
+LIST_LENGTH = 3
+MAX_DEPTH = 4
+
+
+class InvokeResultsError(GoliveError):
+    """The --invoke-results file is unreadable or malformed; the message names the file and token."""
+
+
+@dataclass
+class _Rule:
+    args: dict[str, Any] | None
+    result: Any
+
+
+@dataclass
+class InvokeResults:
+    """User-supplied results by token: each token has rules tried in order, first match wins."""
+
+    rules: dict[str, list[_Rule]] = field(default_factory=dict)
+    source: str = ""
+
+    def match(self, token: str, args: dict[str, Any]) -> tuple[bool, Any]:
+        for rule in self.rules.get(token, ()):
+            if rule.args is None or _args_match(rule.args, args):
+                return True, rule.result
+        return False, None
+
+
+def load_invoke_results(path: str | os.PathLike[str]) -> InvokeResults:
+    """Read a JSON or YAML file mapping token → result, or token → [{args: {...}, result: {...}}]."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InvokeResultsError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise InvokeResultsError(f"{file.name}: malformed {'JSON' if file.suffix == '.json' else 'YAML'}: "
+                                 f"{str(err).splitlines()[0]}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvokeResultsError(f"{file.name}: expected a mapping of function token to result")
+    results = InvokeResults(source=str(file))
+    for token, entry in data.items():
+        if not isinstance(token, str) or token.count(":") < 2:
+            raise InvokeResultsError(f"{file.name}: {token!r} is not a function token "
+                                     "(like aws:route53/getZone:getZone)")
+        entries = entry if isinstance(entry, list) else [entry]
+        rules = []
+        for i, item in enumerate(entries):
+            where = f"{file.name}: {token}" + (f"[{i}]" if isinstance(entry, list) else "")
+            if isinstance(item, dict) and "result" in item and set(item) <= {"args", "result"}:
+                args = item.get("args")
+                if args is not None and not isinstance(args, dict):
+                    raise InvokeResultsError(f"{where}: 'args' must be a mapping")
+                rules.append(_Rule(args=args, result=item["result"]))
+            elif isinstance(entry, list):
+                raise InvokeResultsError(f"{where}: expected {{args: ..., result: ...}}")
+            else:
+                rules.append(_Rule(args=None, result=item))
+        results.rules[token] = rules
+    return results
+
+
+def _norm(key: str) -> str:
+    return key.replace("_", "").lower()
+
+
+def _loose_equal(want: Any, got: Any) -> bool:
+    if isinstance(want, bool) or isinstance(got, bool):
+        return want is got
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
+        return float(want) == float(got)
+    if isinstance(want, dict) and isinstance(got, dict):
+        g = {_norm(k): v for k, v in got.items()}
+        return len(want) == len(got) and all(_norm(k) in g and _loose_equal(v, g[_norm(k)])
+                                              for k, v in want.items())
+    if isinstance(want, list) and isinstance(got, list):
+        return len(want) == len(got) and all(_loose_equal(a, b) for a, b in zip(want, got, strict=True))
+    return bool(want == got)
+
+
+def _args_match(want: dict[str, Any], got: dict[str, Any]) -> bool:
+    g = {_norm(k): v for k, v in got.items()}
+    return all(_norm(k) in g and _loose_equal(v, g[_norm(k)]) for k, v in want.items())
+
+
+# --- what an installed provider package declares ----------------------------------------------
+
+def split_token(token: str) -> tuple[str, str, str]:
+    """`aws:route53/getZone:getZone` → ("aws", "route53", "getZone")."""
+    parts = token.split(":")
+    if len(parts) != 3:
+        return parts[0], "", parts[-1]
+    return parts[0], parts[1].split("/")[0], parts[2]
+
+
+def python_package(pkg: str) -> str:
+    return "pulumi_" + pkg.replace("-", "_")
+
+
+@functools.cache
+def _registry(pkg: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]] | None:
+    """Module → Python package, and resource token → (Python package, class), from the provider
+    package's own registration table (what `_utilities.register` hands to the SDK)."""
+    top = python_package(pkg)
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    modules: dict[str, str] = {"index": top, "": top}
+    classes: dict[str, tuple[str, str]] = {}
+    try:
+        text = Path(spec.origin).read_text(encoding="utf-8")
+    except OSError:
+        return modules, classes
+    found = re.search(r'resource_modules\s*=\s*"""(.*?)"""', text, re.S)
+    if found:
+        try:
+            entries = json.loads(found.group(1))
+        except ValueError:
+            entries = []
+        for entry in entries:
+            mod, fqn = entry.get("mod", ""), entry.get("fqn", "")
+            if fqn:
+                modules.setdefault(mod.split("/")[0], fqn)
+                for tok, cls in (entry.get("classes") or {}).items():
+                    classes[tok] = (fqn, cls)
+    return modules, classes
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import(name: str) -> Any:
+    # Provider packages warn about deprecated resources when imported; those warnings are the
+    # program's business, not golive's. catch_warnings is process-wide, hence the lock.
+    with _IMPORT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            module = importlib.import_module(name)
+            hasattr(module, "_golive_force_load")  # provider packages import lazily: load it here, quietly
+            return module
+        except Exception:  # a provider package that fails to import just has no types offline
+            return None
+
+
+def function_result_type(token: str) -> type | None:
+    """The @output_type class a provider function returns, e.g. pulumi_aws.route53.get_zone.GetZoneResult."""
+    return _function(token)[0]
+
+
+@functools.cache
+def _function(token: str) -> tuple[type | None, frozenset[str]]:
+    """The function's result class and the python names of its parameters."""
+    pkg, module, member = split_token(token)
+    registry = _registry(pkg)
+    if registry is None:
+        return None, frozenset()
+    fqn = registry[0].get(module) or f"{python_package(pkg)}.{module}"
+    parent = _import(fqn)
+    if parent is None or not hasattr(parent, "__path__"):
+        return None, frozenset()
+    wanted = _norm(member)
+    names = [m.name for m in pkgutil.iter_modules(parent.__path__) if _norm(m.name) == wanted]
+    for name in names:
+        mod = _import(f"{fqn}.{name}")
+        if mod is None:
+            continue
+        params: frozenset[str] = frozenset()
+        func = getattr(mod, name, None)
+        if callable(func):
+            try:
+                params = frozenset(p for p in inspect.signature(func).parameters if p != "opts")
+            except (TypeError, ValueError):
+                pass
+        exact = getattr(mod, member[:1].upper() + member[1:] + "Result", None)
+        if isinstance(exact, type) and _is_output_type(exact):
+            return exact, params
+        for value in vars(mod).values():
+            if (isinstance(value, type) and _is_output_type(value) and value.__module__ == mod.__name__
+                    and value.__name__.endswith("Result") and not value.__name__.startswith("Awaitable")):
+                return value, params
+    return None, frozenset()
+
+
+@functools.cache
+def resource_class(token: str) -> type | None:
+    pkg = token.split(":")[0]
+    registry = _registry(pkg)
+    if registry is None or token not in registry[1]:
+        return None
+    fqn, name = registry[1][token]
+    mod = _import(fqn)
+    cls = getattr(mod, name, None) if mod is not None else None
+    return cls if isinstance(cls, type) else None
+
+
+def _is_output_type(cls: type) -> bool:
+    return hasattr(cls, "_pulumi_output_type")
+
+
+def _properties(cls: type) -> list[tuple[str, str, Any]]:
+    """(python name, wire name, return annotation) of each @pulumi.getter property of `cls`."""
+    module = sys.modules.get(cls.__module__)
+    globalns = dict(vars(module)) if module is not None else {}
+    try:
+        import pulumi
+
+        localns = {"Output": pulumi.Output, "T": type(None)}
+    except ImportError:  # pragma: no cover — golive itself depends on pulumi
+        localns = {}
+    found = []
+    seen = set()
+    for base in reversed(cls.__mro__):
+        for py_name, value in vars(base).items():
+            if not isinstance(value, property) or value.fget is None:
+                continue
+            wire = getattr(value.fget, "_pulumi_name", None)
+            if not isinstance(wire, str) or wire in seen:
+                continue
+            seen.add(wire)
+            try:
+                hints = typing.get_type_hints(value.fget, globalns=globalns, localns=localns)
+                hint = hints.get("return", Any)
+            except Exception:
+                hint = Any
+            found.append((py_name, wire, hint))
+    return found
+
+
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    """Strip Output[...] / Input[...] / Optional[...]; report whether None was allowed."""
+    optional = False
+    for _ in range(6):
+        origin = typing.get_origin(hint)
+        args = [a for a in typing.get_args(hint)]
+        if origin is typing.Union:
+            non_none = [a for a in args if a is not type(None)]
+            optional = optional or len(non_none) < len(args)
+            hint = non_none[0] if non_none else Any
+            continue
+        wrapper = getattr(origin, "__name__", "") if origin is not None else ""
+        if wrapper in ("Output", "Input", "Awaitable") and args:
+            hint = args[0]
+            continue
+        break
+    return hint, optional
+
+
+@functools.cache
+def computed_outputs(token: str) -> tuple[str, ...]:
+    """Wire names of a resource's outputs that are always set (not Optional): the ones a provider
+    reports as unknown in a preview of a create when the program did not set them."""
+    cls = resource_class(token)
+    if cls is None:
+        return ()
+    names = []
+    for _, wire, hint in _properties(cls):
+        _, optional = _unwrap(hint)
+        if not optional:
+            names.append(wire)
+    return tuple(names)
+
+
+def wire_names(cls: type) -> dict[str, str]:
+    """Normalized python or wire name → wire name, so users may write either in a results file."""
+    table = {}
+    for py_name, wire, _ in _properties(cls):
+        table[_norm(py_name)] = wire
+        table[_norm(wire)] = wire
+    return table
+
+
+# --- placeholders ----------------------------------------------------------------------------
+
+@dataclass
+class _Context:
+    token: str
+    pkg: str
+    module: str
+    member: str
+    args: dict[str, Any]
+    region: str
+    params: frozenset[str] = frozenset()
+
+
+class OfflineProviders:
+    """Answers provider functions offline and knows what resources declare."""
+
+    def __init__(self, config: dict[str, str] | None = None, results: InvokeResults | None = None) -> None:
+        self.config = dict(config or {})
+        self.results = results
+
+    def region(self, pkg: str) -> str:
+        return self.config.get(f"{pkg}:region") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+    def answer(self, token: str, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The wire-form result of a function and how it was answered (placeholder or results-file)."""
+        pkg, module, member = split_token(token)
+        cls, params = _function(token)
+        ctx = _Context(token, pkg, module, member, args, self.region(pkg), params)
+        placeholder = _object(cls, ctx, depth=0, top=True) if cls is not None else {}
+        if self.results is not None:
+            hit, supplied = self.results.match(token, args)
+            if hit:
+                if not isinstance(supplied, dict):
+                    return {"result": supplied}, RESULTS_FILE
+                names = wire_names(cls) if cls is not None else {}
+                merged = dict(placeholder)
+                for key, value in supplied.items():
+                    merged[names.get(_norm(str(key)), str(key))] = value
+                return merged, RESULTS_FILE
+        return placeholder, PLACEHOLDER
+
+    def stack_reference(self, name: str) -> tuple[dict[str, Any], str]:
+        """The outputs of another stack: none offline unless the results file gives them."""
+        if self.results is not None:
+            hit, supplied = self.results.match(STACK_REFERENCE, {"name": name})
+            if hit and isinstance(supplied, dict):
+                outputs = supplied.get("outputs", supplied)
+                secret = supplied.get("secretOutputNames", []) if "outputs" in supplied else []
+                return {"name": name, "outputs": outputs, "secretOutputNames": secret}, RESULTS_FILE
+        return {"name": name, "outputs": {}, "secretOutputNames": []}, PLACEHOLDER
+
+
+def _object(cls: type, ctx: _Context, depth: int, top: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if depth > MAX_DEPTH:
+        return out
+    for py_name, wire, hint in _properties(cls):
+        if top and wire in ctx.args and ctx.args[wire] is not None:
+            out[wire] = ctx.args[wire]  # what the function was asked for is what it reports back
+            continue
+        if top and py_name in ctx.params and _unwrap(hint)[1]:
+            out[wire] = None  # an optional argument the program left out comes back null
+            continue
+        out[wire] = _value(hint, wire, ctx, depth)
+    return out
+
+
+def _value(hint: Any, wire: str, ctx: _Context, depth: int, index: int | None = None) -> Any:
+    hint, _ = _unwrap(hint)
+    origin = typing.get_origin(hint)
+    if origin in (list, collections.abc.Sequence, tuple) or hint in (list, typing.Sequence):
+        args = typing.get_args(hint)
+        element = args[0] if args else str
+        special = _special(wire, ctx, many=True)
+        if special is not None:
+            return special
+        return [_value(element, wire, ctx, depth + 1, index=i) for i in range(LIST_LENGTH)]
+    if origin in (dict, collections.abc.Mapping) or hint in (dict, typing.Mapping):
+        return {}
+    if hint is bool:
+        return False
+    if hint is int or hint is float:
+        return 0
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        first = next(iter(hint), None)
+        return first.value if first is not None else _string(wire, ctx, index)
+    if isinstance(hint, type) and _is_output_type(hint):
+        return _object(hint, ctx, depth + 1)
+    return _string(wire, ctx, index)
+
+
+def _special(wire: str, ctx: _Context, many: bool = False) -> Any:
+    """A few well-known AWS answers whose shape programs rely on (zone names, account ids)."""
+    if not ctx.pkg.startswith("aws"):
+        return None
+    low = wire.lower()
+    if many and ctx.member == "getAvailabilityZones" and low == "names":
+        return [f"{ctx.region}{letter}" for letter in "abc"[:LIST_LENGTH]]
+    if many:
+        return None
+    if low.endswith("accountid") or (ctx.member == "getCallerIdentity" and low == "id"):
+        return ACCOUNT_ID
+    if low == "region" or (ctx.member == "getRegion" and low in ("name", "id")):
+        return ctx.region
+    if low == "partition":
+        return "aws"
+    if low == "dnssuffix":
+        return "amazonaws.com"
+    if ctx.member == "getCallerIdentity" and low == "arn":
+        return f"arn:aws:iam::{ACCOUNT_ID}:user/offline"
+    return None
+
+
+_ARN_NAME = re.compile(r"(?:^arn|Arn)s?(?:$|[A-Z])")  # arn, roleArn, kmsKeyArns, arnSuffix; not "warnings"
+
+
+def _string(wire: str, ctx: _Context, index: int | None) -> str:
+    special = _special(wire, ctx)
+    if special is not None and index is None:
+        return str(special)
+    suffix = "" if index is None else f"-{index}"
+    if ctx.pkg.startswith("aws") and _ARN_NAME.search(wire):
+        service = ctx.module if ctx.module not in ("", "index") else "iam"
+        return f"arn:aws:{service}:{ctx.region}:{ACCOUNT_ID}:offline-{wire}{suffix}"
+    return f"offline-{wire}{suffix}"
