@@ -1,0 +1,146 @@
+"""Stage 4: the engine's diagnostics joined with the graph, ready for the reporters.
+
+Every diagnostic is kept, the SDK's "can't run policy ... during preview" ones included: they are what
+the engine shows, and the SDK sends them at ADVISORY even for a mandatory policy, which a report must
+make visible rather than hide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .analyzer import Diagnostic, PackInfo, Remediation, root_stack_urn
+from .graph import InvokeRecord, ResourceGraph, SourcePosition
+
+# The CLI's own orders (pkg/backend/display/progress.go enforcementRank, severityRank).
+LEVEL_RANK = {"remediate": 0, "mandatory": 1, "advisory": 2, "disabled": 3}
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy_name: str
+    policy_pack_name: str
+    policy_pack_version: str
+    enforcement_level: str  # advisory|mandatory|disabled (remediate is shown as mandatory)
+    severity: str  # low|medium|high|critical, "" when unspecified
+    message: str  # as the pack sent it: the policy's description, then its message
+    description: str
+    resource_urn: str
+    resource_type: str
+    resource_name: str
+    source: SourcePosition | None = None
+
+    @property
+    def mandatory(self) -> bool:
+        return self.enforcement_level == "mandatory"
+
+    @property
+    def detail(self) -> str:
+        """The message without the description the SDK puts in front of it."""
+        if self.description and self.message.startswith(self.description):
+            return self.message[len(self.description) :].lstrip("\n")
+        return self.message
+
+
+@dataclass(frozen=True)
+class PackSummary:
+    name: str
+    version: str
+    info: PackInfo | None = None
+
+
+@dataclass
+class CheckResult:
+    project: str
+    stack: str
+    packs: list[PackSummary]
+    resource_count: int
+    findings: list[Finding]
+    invokes: list[InvokeRecord] = field(default_factory=list)  # provider functions answered offline
+    pack_python: str = ""  # which interpreter ran the pack(s), and why
+    program_dir: str = ""
+    source_root: str = ""  # what SARIF paths are relative to (the repository); program_dir when ""
+    remediations: list[Remediation] = field(default_factory=list)
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [f for f in self.findings if f.enforcement_level == "mandatory"]
+
+    @property
+    def advisory(self) -> list[Finding]:
+        return [f for f in self.findings if f.enforcement_level == "advisory"]
+
+    def exit_code(self) -> int:
+        """1 when anything mandatory fired (the CLI fails the preview then), else 0."""
+        return 1 if self.mandatory else 0
+
+
+def _type_and_name(urn: str) -> tuple[str, str]:
+    # urn:pulumi:STACK::PROJECT::PARENT$TYPE::NAME; the name may itself contain "::".
+    parts = urn.split("::", 3)
+    if len(parts) < 4:
+        return "", ""
+    return parts[2].rsplit("$", 1)[-1], parts[3]
+
+
+def sort_key(f: Finding) -> tuple[object, ...]:
+    return (
+        f.policy_pack_name,
+        LEVEL_RANK.get(f.enforcement_level, 99),
+        SEVERITY_RANK.get(f.severity, 99),
+        f.policy_name,
+        f.resource_urn,
+        f.message,
+    )
+
+
+def build_result(
+    graph: ResourceGraph,
+    info: PackInfo | Sequence[PackInfo],
+    diagnostics: Iterable[Diagnostic],
+    *,
+    pack_python: str = "",
+    remediations: Iterable[Remediation] = (),
+    source_root: str = "",
+) -> CheckResult:
+    infos = [info] if isinstance(info, PackInfo) else list(info)
+    nodes = graph.by_urn()
+    root = root_stack_urn(graph)
+    findings = []
+    for d in diagnostics:
+        urn = d.urn or root  # the engine attributes an unnamed stack-level diagnostic to the root stack
+        node = nodes.get(urn)
+        rtype, rname = (node.type, node.name) if node else _type_and_name(urn)
+        findings.append(
+            Finding(
+                policy_name=d.policy_name,
+                policy_pack_name=d.policy_pack_name,
+                policy_pack_version=d.policy_pack_version,
+                enforcement_level=d.enforcement_level,
+                severity=d.severity,
+                message=d.message,
+                description=d.description,
+                resource_urn=urn,
+                resource_type=rtype,
+                resource_name=rname,
+                source=node.source if node else None,
+            )
+        )
+    findings.sort(key=sort_key)
+    return CheckResult(
+        project=graph.project,
+        stack=graph.stack,
+        packs=[PackSummary(i.name, i.version, i) for i in infos],
+        resource_count=sum(1 for r in graph.resources if not r.external),  # what the pack was shown
+        findings=findings,
+        invokes=list(graph.invokes),
+        pack_python=pack_python,
+        program_dir=graph.program_dir,
+        source_root=source_root,
+        remediations=list(remediations),
+    )
+
+
+__all__ = ["LEVEL_RANK", "SEVERITY_RANK", "CheckResult", "Finding", "PackSummary", "build_result", "sort_key"]

@@ -1,0 +1,266 @@
+"""`--policy-pack-config FILE`: read, reconcile and validate it as the engine does, then build Configure.
+
+The engine's rules (pkg/resource/analyzer/config.go, pkg/engine/update.go, pulumi/pulumi 3.260):
+- The file is one JSON object; a value is an enforcement level or an object whose optional
+  `enforcementLevel` is taken out, the rest being the policy's properties. Empty content is no config.
+- Every policy starts from its own level and its schema's `default`s; the pack's initial config is
+  applied over that, then the file. An `"all"` entry with a level sets every policy's level, and is
+  itself passed on to the pack like any other key. Properties merge key by key.
+- The result is validated per policy against `{type: object, properties (+ enforcementLevel), required}`.
+- Configure receives every policy plus every configured key.
+
+Where golive is stricter than the engine, it says so: a key that names no policy of the pack is an
+error here (the engine passes it on silently, or fails later with `invalid enforcement level ""`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf import struct_pb2
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+from pulumi.runtime.proto import analyzer_pb2
+
+from .errors import GoliveError
+
+if TYPE_CHECKING:
+    from .analyzer import PackInfo, PolicyInfo
+
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+_LEVEL_ENUM = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "remediate": analyzer_pb2.REMEDIATE,
+    "disabled": analyzer_pb2.DISABLED,
+}
+# GetAnalyzerInfo's conversion injects this into every schema of a pack that supports config.
+_LEVEL_SCHEMA = {"type": "string", "enum": list(LEVELS)}
+
+
+class ConfigError(GoliveError):
+    """The policy pack config is unusable; one line naming the file, key or value."""
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    enforcement_level: str  # "" when the entry names none
+    properties: dict[str, Any] | None = None
+
+
+def parse(data: Any, *, source: str = "policy pack config") -> dict[str, PolicyConfig]:
+    """An already-decoded config object, checked as parsePolicyPackConfig checks it."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: must be a JSON object of policy name to level or settings")
+    if "environments" in data:
+        raise ConfigError(
+            f'{source}: "environments": ESC environments cannot be resolved offline; '
+            "put their policy settings in the file itself"
+        )
+    result: dict[str, PolicyConfig] = {}
+    for key, value in data.items():
+        level = ""
+        properties: dict[str, Any] | None = None
+        if isinstance(value, str):
+            if value not in LEVELS:
+                raise ConfigError(
+                    f"{source}: parsing enforcement level for {key!r}: {value!r} is not a valid "
+                    f"enforcement level (one of {', '.join(LEVELS)})"
+                )
+            level = value
+        elif isinstance(value, dict):
+            rest = dict(value)
+            if "enforcementLevel" in rest:
+                raw = rest.pop("enforcementLevel")
+                if not isinstance(raw, str):
+                    raise ConfigError(
+                        f"{source}: parsing enforcement level for {key!r}: "
+                        f"{json.dumps(raw)} is not a valid enforcement level; must be a string"
+                    )
+                if raw not in LEVELS:
+                    raise ConfigError(
+                        f"{source}: parsing enforcement level for {key!r}: {raw!r} is not a valid "
+                        f"enforcement level (one of {', '.join(LEVELS)})"
+                    )
+                level = raw
+            properties = rest or None
+        else:
+            raise ConfigError(
+                f"{source}: parsing {key!r}: a {type(value).__name__} is not a valid value; "
+                "must be a string or object"
+            )
+        if not level and not properties:
+            continue  # the engine drops empty entries
+        result[key] = PolicyConfig(level, properties)
+    return result
+
+
+def load(path: str | os.PathLike[str] | None) -> dict[str, PolicyConfig] | None:
+    """Read `--policy-pack-config`; None when no file was given."""
+    if path is None:
+        return None
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{source}: cannot read: {err.strerror or err}") from None
+    if not text.strip():
+        return {}  # the engine accepts empty content as no config
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"{source}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ) from None
+    return parse(data, source=source)
+
+
+def _defaults(policy: PolicyInfo) -> dict[str, Any] | None:
+    props = {
+        k: v["default"] for k, v in policy.config_schema.items() if isinstance(v, dict) and "default" in v
+    }
+    return props or None
+
+
+def _apply(result: dict[str, PolicyConfig], given: Mapping[str, PolicyConfig]) -> None:
+    everything = given.get("all")
+    if everything is not None and everything.enforcement_level in LEVELS:
+        for name, current in list(result.items()):
+            result[name] = PolicyConfig(everything.enforcement_level, current.properties)
+    for name, config in given.items():
+        current = result.get(name, PolicyConfig(""))
+        level = config.enforcement_level if config.enforcement_level in LEVELS else current.enforcement_level
+        properties = current.properties
+        if config.properties:
+            properties = {**(properties or {}), **config.properties}
+        result[name] = PolicyConfig(level, properties)
+
+
+def _schema(policy: PolicyInfo) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {**policy.config_schema, "enforcementLevel": _LEVEL_SCHEMA},
+    }
+    if policy.required:
+        schema["required"] = list(policy.required)
+    return schema
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _describe(error: ValidationError) -> str:
+    """The schema's complaint without the offending value: config may hold fingerprints or names that a
+    report should not echo back."""
+    v, want = error.validator, error.validator_value
+    if v in ("required", "additionalProperties", "dependencies", "dependentRequired", "propertyNames"):
+        return error.message  # these name keys, not values
+    if v == "type":
+        return (
+            f"expected {' or '.join(want) if isinstance(want, list) else want}, given {_kind(error.instance)}"
+        )
+    if v == "enum":
+        return f"must be one of {json.dumps(want)}"
+    if v == "const":
+        return f"must be {json.dumps(want)}"
+    bounds = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+    if v in bounds:
+        return f"must be {bounds[str(v)]} {want}"
+    return f"does not satisfy {v}: {json.dumps(want, default=str)}"
+
+
+def validate(info: PackInfo, config: Mapping[str, PolicyConfig]) -> list[str]:
+    """The engine's validation messages, `<policy>: <property>: <complaint>`, sorted."""
+    errors: list[str] = []
+    if not info.supports_config:
+        return errors
+    for policy in info.policies:
+        entry = config.get(policy.name)
+        props = dict(entry.properties or {}) if entry else {}
+        try:
+            validator = Draft7Validator(_schema(policy))
+            found = list(validator.iter_errors(props))
+        except SchemaError as err:
+            errors.append(f"{policy.name}: the pack's config schema is invalid: {err.message}")
+            continue
+        for error in found:
+            where = ".".join(str(p) for p in error.absolute_path)
+            errors.append(f"{policy.name}: {where + ': ' if where else ''}{_describe(error)}")
+    return sorted(errors)
+
+
+def reconcile(
+    info: PackInfo, file_config: Mapping[str, PolicyConfig] | None, *, source: str = "policy pack config"
+) -> dict[str, PolicyConfig]:
+    """Defaults, then the pack's initial config, then the file; validated. What Configure receives."""
+    if not info.supports_config:
+        if file_config:
+            raise ConfigError(f"{source}: policy pack {info.name!r} does not support config")
+        return {}
+    names = {p.name for p in info.policies}
+    for key, entry in (file_config or {}).items():
+        if key == "all":
+            if not entry.enforcement_level:
+                raise ConfigError(
+                    f'{source}: "all": needs an enforcementLevel (the engine rejects it with: '
+                    'invalid enforcement level "")'
+                )
+            continue
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(
+                f"{source}: {key!r} is not a policy of pack {info.name}@v{info.version} "
+                f"(its policies: {known})"
+            )
+
+    result = {p.name: PolicyConfig(p.enforcement_level, _defaults(p)) for p in info.policies}
+    if info.initial_config:
+        _apply(result, info.initial_config)
+    if file_config:
+        _apply(result, file_config)
+
+    problems = validate(info, result)
+    if problems:
+        prefix = f"{source}: validating policy config: {info.name} {info.version}  "
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise ConfigError(prefix + problems[0] + more)
+    return result
+
+
+def configure_request(config: Mapping[str, PolicyConfig]) -> analyzer_pb2.ConfigureAnalyzerRequest:
+    """The Configure message; ConfigError for an entry without a valid level, as the engine refuses it."""
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, entry in config.items():
+        if entry.enforcement_level not in _LEVEL_ENUM:
+            raise ConfigError(f"{name!r}: invalid enforcement level {entry.enforcement_level!r}")
+        props = struct_pb2.Struct()
+        if entry.properties:
+            props.update(entry.properties)
+        request.policyConfig[name].CopyFrom(
+            analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_ENUM[entry.enforcement_level], properties=props)
+        )
+    return request
+
+
+__all__ = [
+    "LEVELS",
+    "ConfigError",
+    "PolicyConfig",
+    "configure_request",
+    "load",
+    "parse",
+    "reconcile",
+    "validate",
+]

@@ -1,0 +1,49 @@
+"""`json`: the streaming engine's `policyEvent` field names (which `pulumi preview --json` leaves out)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..findings import CheckResult
+from ..graph import SourcePosition
+from . import counts, register
+
+
+def _source(source: SourcePosition | None) -> dict[str, Any] | None:
+    return {"file": source.file, "line": source.line} if source else None
+
+
+def document(result: CheckResult) -> dict[str, Any]:
+    mandatory, advisory = counts(result)
+    return {
+        "project": result.project,
+        "stack": result.stack,
+        "preview": True,
+        "policyPacks": [{"name": p.name, "version": p.version} for p in result.packs],
+        "resourceCount": result.resource_count,
+        "policyEvents": [
+            {
+                "policyName": f.policy_name,
+                "policyPackName": f.policy_pack_name,
+                "policyPackVersion": f.policy_pack_version,
+                "enforcementLevel": f.enforcement_level,
+                "severity": f.severity,
+                "message": f.message,
+                "resourceUrn": f.resource_urn,
+                "resourceType": f.resource_type,
+                "resourceName": f.resource_name,
+                "source": _source(f.source),
+            }
+            for f in result.findings
+        ],
+        "summary": {"mandatory": mandatory, "advisory": advisory},
+        "invokesAnsweredOffline": [
+            {"token": i.token, "answered": i.answered, "source": _source(i.source)} for i in result.invokes
+        ],
+    }
+
+
+@register("json")
+def render(result: CheckResult) -> str:
+    return json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,72 @@
+"""`markdown`: a pull-request comment or `$GITHUB_STEP_SUMMARY`: a verdict headline, then one table row per
+finding (level, severity, policy, resource, file:line, message)."""
+
+from __future__ import annotations
+
+import html
+
+from ..findings import CheckResult, Finding
+from . import counts, display_type, location, plural, register
+
+_ICON = {"mandatory": "❌", "advisory": "⚠️", "disabled": "⏸️"}
+
+
+def _cell(text: str) -> str:
+    # Table cells are one line; raw HTML from a pack's message must not render.
+    return html.escape(text.strip(), quote=False).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _code(text: str) -> str:
+    return f"`{text.replace('`', '')}`" if text else ""
+
+
+def _row(f: Finding) -> str:
+    resource = f"{_code(display_type(f.resource_type))} {_cell(f.resource_name)}" if f.resource_type else ""
+    return (
+        "| "
+        + " | ".join(
+            [
+                f"{_ICON.get(f.enforcement_level, '')} {f.enforcement_level}",
+                f.severity or "",
+                _code(f.policy_name),
+                resource,
+                _code(location(f.source)),
+                _cell(f.detail or f.description),
+            ]
+        )
+        + " |"
+    )
+
+
+@register("markdown")
+def render(result: CheckResult) -> str:
+    mandatory, advisory = counts(result)
+    target = f"`{result.project}` / `{result.stack}`"
+    if mandatory:
+        headline = f"## ❌ golive: {target} would be blocked — {mandatory} mandatory, {advisory} advisory"
+    elif advisory:
+        headline = f"## ⚠️ golive: {target} passes with {plural(advisory, 'advisory finding')}"
+    else:
+        headline = f"## ✅ golive: {target} passes every policy"
+    packs = ", ".join(f"`{p.name}@v{p.version}`" for p in result.packs)
+    out = [
+        headline,
+        "",
+        f"Preview of {plural(result.resource_count, 'resource')} checked offline by {packs}.",
+        "",
+    ]
+    if result.findings:
+        out += ["| Level | Severity | Policy | Resource | Location | Message |", "|---|---|---|---|---|---|"]
+        out += [_row(f) for f in result.findings]
+        out.append("")
+    if result.invokes:
+        out += [
+            f"<details><summary>{plural(len(result.invokes), 'data source')} answered offline, "
+            "not by the cloud</summary>",
+            "",
+        ]
+        for invoke in result.invokes:
+            where = f" at {_code(location(invoke.source))}" if invoke.source else ""
+            out.append(f"- {_code(invoke.token)} ({invoke.answered}){where}")
+        out += ["", "</details>", ""]
+    return "\n".join(out)
