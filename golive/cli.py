@@ -1,0 +1,102 @@
+"""`python -m golive`: argument parsing and the one place errors become exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import GoliveError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PACK = REPO_ROOT / "policies"
+FORMATS = ("text", "json", "sarif", "junit", "markdown")
+
+
+class UsageError(GoliveError):
+    """Bad input from the command line; the message names the argument or file."""
+
+
+def write_output(text: str, path: str | None) -> None:
+    """Write a report whole or not at all: a temporary file in the same folder, then a rename."""
+    if path is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"--output {path}: folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="golive", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="run a Pulumi program offline in preview mode and apply the pack")
+    check.add_argument("program_dir", nargs="?", default=".", help="folder holding Pulumi.yaml (default: .)")
+    check.add_argument("--stack", "-s", required=True, help="stack name; config comes from Pulumi.<stack>.yaml")
+    check.add_argument("--policy-pack", default=str(DEFAULT_PACK), help="policy pack folder (default: policies/)")
+    check.add_argument("--policy-pack-config", help="JSON file as for pulumi preview --policy-pack-config")
+    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("--output", "-o", help="write the report here instead of standard output")
+    check.add_argument("--config", "-c", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value (repeatable), as pulumi config set would")
+    check.add_argument("--invoke-results", metavar="FILE",
+                       help="JSON or YAML results for provider functions (data sources), by token")
+    check.add_argument("--timeout", type=float, default=300.0, help="seconds the program may run (default 300)")
+
+    prints = commands.add_parser("fingerprints", help="fingerprints of a non-production stack's credentials")
+    prints.add_argument("--stack", "-s", required=True, help="the non-production stack")
+    prints.add_argument("--environment", help="environment in the secret names (default: the stack name)")
+    prints.add_argument("--merge", metavar="FILE", help="merge into this policy-pack config file instead of printing")
+    prints.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
+    prints.add_argument("--aws-region", help="AWS region (default: the environment's)")
+    return parser
+
+
+def _fingerprints(args: argparse.Namespace) -> int:
+    import json
+
+    from . import fingerprints
+
+    found = fingerprints.collect(args.environment or args.stack, endpoint_url=args.aws_endpoint,
+                                 region=args.aws_region)
+    if not found:
+        raise UsageError(f"--stack {args.stack}: no Customer.io credential secrets found under "
+                         f"customerio/{args.environment or args.stack}/")
+    if args.merge:
+        merged = fingerprints.merge_into(fingerprints.load_config(Path(args.merge)), found)
+        write_output(json.dumps(merged, indent=2, sort_keys=True) + "\n", args.merge)
+    else:
+        write_output(json.dumps(fingerprints.merge_into({}, found), indent=2, sort_keys=True), None)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except GoliveError as err:
+        print(f"golive: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _check(args: argparse.Namespace) -> int:
+    from . import check  # imported per command: `check` should not pay for boto3, nor `--help` for gRPC
+
+    return check.run(args)
+
+
+_COMMANDS = {"check": _check, "fingerprints": _fingerprints}

@@ -1,0 +1,173 @@
+"""`golive check` end to end: real programs, the real pack over gRPC, one checklist item at a time.
+
+The program is run once per case; the same graph is then analyzed as a first preview (ids and
+ARNs unknown) and again with every unknown filled in, as a later preview would see it: a rule
+that leans on values instead of the graph gives different verdicts and fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from golive import cli, policyconfig
+from golive.analyzer import AnalyzerSession
+from golive.findings import build_result
+from golive.graph import ResourceGraph
+from golive.pack import PACK_DIR, catalog
+from golive.program import run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAIN = ROOT / "tests" / "fixtures" / "programs" / "cio_plain"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+STAGING_TRACK_KEY = "0123456789abcdef0123"
+
+BREAKS = {
+    "plaintext-lambda-env": ("customerio-credentials-in-secrets-manager", "mandatory"),
+    "rotation-120": ("customerio-secret-rotation", "mandatory"),
+    "no-app-key": ("customerio-app-api-key", "mandatory"),
+    "region-mix": ("customerio-region", "mandatory"),
+    "reused-staging-key": ("customerio-production-keys-distinct", "mandatory"),
+    "spf-plus-all": ("email-spf-record", "mandatory"),
+    "dkim-revoked": ("email-dkim-record", "mandatory"),
+    "dmarc-none": ("email-dmarc-record", "advisory"),
+    "no-mx": ("email-return-path", "advisory"),
+    "bounce-10": ("monitoring-alarm-thresholds", "mandatory"),
+    "no-actions": ("monitoring-alarm-actions", "mandatory"),
+    "flag-25": ("rollout-flag-stage", "mandatory"),
+}
+PACK_CONFIG = {
+    "customerio-production-keys-distinct": {
+        "nonProductionFingerprints": {"track-api-key": [catalog.fingerprint(STAGING_TRACK_KEY)]}
+    }
+}
+
+
+def known(graph: ResourceGraph) -> ResourceGraph:
+    """The same graph as a later preview sees it: every unknown id, ARN and output filled in."""
+    filled = copy.deepcopy(graph)
+
+    def fill(value, where):
+        if value == UNKNOWN or (isinstance(value, str) and value in _SENTINELS):
+            return f"arn:aws:offline:us-east-1:123456789012:{where}"
+        if isinstance(value, dict):
+            return {k: fill(v, f"{where}/{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v, f"{where}/{i}") for i, v in enumerate(value)]
+        return value
+
+    for node in filled.resources:
+        node.inputs = fill(node.inputs, node.name)
+        node.outputs = fill(node.outputs, node.name)
+        if node.custom and not node.id:
+            node.id = f"{node.name}-id"
+    return filled
+
+
+_SENTINELS = {
+    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+    UNKNOWN,
+    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+}
+
+
+def verdict(graph: ResourceGraph, pack_config: dict | None = None) -> set[tuple[str, str]]:
+    with AnalyzerSession.start(PACK_DIR, graph) as session:
+        config = policyconfig.reconcile(session.info, policyconfig.parse(pack_config or {}), source="test")
+        result = build_result(graph, session.info, session.run(config))
+    return {(f.policy_name, f.enforcement_level) for f in result.findings}
+
+
+@pytest.fixture(scope="module")
+def compliant_graph() -> ResourceGraph:
+    return run_program(PLAIN, "production")
+
+
+def test_compliant_plain_program_passes_first_preview_and_later(compliant_graph):
+    assert any(r.inputs.get("secretId") == UNKNOWN for r in compliant_graph.resources
+               if r.type == "aws:secretsmanager/secretRotation:SecretRotation")
+    assert verdict(compliant_graph, PACK_CONFIG) == set()
+    assert verdict(known(compliant_graph), PACK_CONFIG) == set()
+
+
+@pytest.mark.parametrize("item", sorted(BREAKS))
+def test_breaking_one_item_fires_exactly_its_policy(item):
+    graph = run_program(PLAIN, "production", config_overrides=[f"cio-plain:break={item}"])
+    expected = {BREAKS[item]}
+    assert verdict(graph, PACK_CONFIG) == expected
+    assert verdict(known(graph), PACK_CONFIG) == expected
+
+
+@pytest.mark.parametrize("item", ["rotation-120", "spf-plus-all", "flag-25"])
+def test_non_production_stack_is_advised_not_blocked(item, capsys):
+    code = cli.main(["check", str(PLAIN), "--stack", "staging", "--config", f"cio-plain:break={item}",
+                     "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert {(e["policyName"], e["enforcementLevel"]) for e in report["policyEvents"]} == {
+        (BREAKS[item][0], "advisory")
+    }
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_repository_stacks_check_clean(stack, capsys):
+    assert cli.main(["check", str(ROOT), "--stack", stack, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["policyEvents"] == []
+    assert report["resourceCount"] > 30
+
+
+@pytest.mark.parametrize(
+    ("override", "policy"),
+    [
+        ("golive:rotationDays=120", "customerio-secret-rotation"),
+        ('golive:thresholds={"bounce_rate": 0.10}', "monitoring-alarm-thresholds"),
+        ('golive:thresholds={"delivery_rate": 0.90}', "monitoring-alarm-thresholds"),
+    ],
+)
+def test_components_and_pack_agree(override, policy, capsys):
+    code = cli.main(["check", str(ROOT), "--stack", "production", "--config", override, "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert {e["policyName"] for e in report["policyEvents"]} == {policy}
+    assert all(e["source"]["file"].startswith("components/") for e in report["policyEvents"])
+
+
+def test_report_written_whole_to_output(tmp_path, capsys):
+    out = tmp_path / "report.sarif"
+    code = cli.main(["check", str(PLAIN), "--stack", "production", "--config", "cio-plain:break=flag-25",
+                     "--format", "sarif", "--output", str(out)])
+    assert code == 1
+    sarif = json.loads(out.read_text())
+    [result] = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "rollout-flag-stage"
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] > 1
+    assert list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["check", "/nonexistent/dir", "--stack", "production"], "/nonexistent/dir"),
+        (["check", str(PLAIN), "--stack", "production", "--policy-pack", "/nonexistent/pack"], "/nonexistent/pack"),
+        (["check", str(PLAIN), "--stack", "production", "--config", "cio-plain:break=bogus"], "bogus"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err.splitlines()[0]
+    assert "Traceback (most recent call last)" not in err.splitlines()[0]
+
+
+def test_unknown_policy_in_pack_config_is_refused(tmp_path, capsys):
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"no-such-policy": "mandatory"}))
+    assert cli.main(["check", str(PLAIN), "--stack", "production", "--policy-pack-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-policy" in err and "policy.json" in err
