@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 
 .PHONY: setup check test lint bench clean
 
-$(VENV)/.installed: requirements.txt policies/requirements.txt
+$(VENV)/.installed: requirements.txt policies/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 # The pack gets the virtualenv its PulumiPolicy.yaml names, as `pulumi install` would make it:

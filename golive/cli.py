@@ -93,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """Console-script entry point (`golive ...` once the project is installed)."""
+    sys.exit(main())
+
+
 def _check(args: argparse.Namespace) -> int:
     from . import check  # imported per command: `check` should not pay for boto3, nor `--help` for gRPC
 
