@@ -16,6 +16,9 @@ from .validate import InputError, require_choice, require_domain, require_int_ra
 _CREDENTIAL_KEYS = re.compile(r"(site.?id|track.?(api.?)?key|app.?(api.?)?key|api.?key)$", re.IGNORECASE)
 
 
+_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
 @dataclass
 class Settings:
     environment: str
@@ -70,11 +73,16 @@ def load(config: pulumi.Config | None = None) -> Settings:
     if not isinstance(thresholds_raw, dict):
         raise InputError(f"{ns}:thresholds: expected an object of signal name to number")
     thresholds = {k: require_number(f"{ns}:thresholds.{k}", v) for k, v in thresholds_raw.items()}
-    rotation_days = config.get_int("rotationDays") or catalog.MAX_ROTATION_DAYS
+    rotation_days = config.get_int("rotationDays")
+    if rotation_days is None:
+        rotation_days = catalog.MAX_ROTATION_DAYS
     require_int_range(f"{ns}:rotationDays", rotation_days, 1, 1000)
     link_host = config.get("linkTrackingHost")
+    environment = config.require("environment")
+    if not _ENVIRONMENT.match(environment):
+        raise InputError(f"{ns}:environment: expected a lowercase name like production or staging, got {environment!r}")
     return Settings(
-        environment=config.require("environment"),
+        environment=environment,
         region=region,
         domain=require_domain(f"{ns}:sendingDomain", config.require("sendingDomain")),
         subdomain=require_domain(f"{ns}:sendingSubdomain", config.require("sendingSubdomain")),

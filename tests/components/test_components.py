@@ -1,0 +1,129 @@
+"""The components as the repository's program uses them, run offline through golive's monitor.
+
+What each creates, how it is named, tagged and parented, how resources link at a first preview,
+and how a malformed config key fails with its name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from golive.pack import catalog
+from golive.program import ProgramError, run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def plain(value):
+    """Unwrap wire-form secrets for assertions."""
+    if isinstance(value, dict) and "value" in value and len(value) == 2:
+        return plain(value["value"])
+    return value
+
+
+@pytest.fixture(scope="module")
+def production():
+    return run_program(ROOT, "production")
+
+
+def test_credentials_secrets_named_tagged_and_parented(production):
+    graph = production
+    [component] = [r for r in graph.resources if r.type == "golive:credentials:CustomerIoCredentials"]
+    assert component.custom is False
+    secrets = [r for r in graph.resources if r.type == "aws:secretsmanager/secret:Secret"]
+    assert sorted(plain(s.inputs["name"]) for s in secrets) == [
+        "customerio/production/app-api-key", "customerio/production/site-id", "customerio/production/track-api-key"]
+    for secret in secrets:
+        tags = secret.inputs["tags"]
+        assert tags[catalog.CREDENTIAL_TAG] in catalog.CREDENTIAL_KINDS
+        assert tags[catalog.REGION_TAG] == "us"
+        assert "golive:credentials:CustomerIoCredentials$aws:secretsmanager/secret:Secret" in secret.urn
+        assert secret.parent == component.urn
+        assert secret.inputs["kmsKeyId"] == UNKNOWN and secret.property_dependencies["kmsKeyId"]
+
+
+def test_each_secret_has_a_90_day_rotation_linked_through_the_graph(production):
+    graph = production
+    secrets = {r.urn for r in graph.resources if r.type == "aws:secretsmanager/secret:Secret"}
+    rotations = [r for r in graph.resources if r.type == "aws:secretsmanager/secretRotation:SecretRotation"]
+    assert len(rotations) == 3
+    linked = set()
+    for rotation in rotations:
+        assert rotation.inputs["secretId"] == UNKNOWN  # an id: unknown at a first preview
+        [secret_urn] = rotation.property_dependencies["secretId"]
+        linked.add(secret_urn)
+        assert rotation.inputs["rotationRules"]["automaticallyAfterDays"] == catalog.MAX_ROTATION_DAYS
+        assert rotation.inputs["rotateImmediately"] is False
+        [fn] = rotation.property_dependencies["rotationLambdaArn"]
+        assert fn.endswith("::customerio-rotation-fn")
+    assert linked == secrets
+
+
+def test_sending_domain_records(production):
+    graph = production
+    records = {r.name: r.inputs for r in graph.resources if r.type == "aws:route53/record:Record"}
+    assert records["customerio-mx"]["name"] == "cio12345.example.com"
+    assert records["customerio-mx"]["records"] == ["10 mxa.mailgun.org", "10 mxb.mailgun.org"]
+    assert records["customerio-spf"]["records"] == ["v=spf1 include:mailgun.org ~all"]
+    assert records["customerio-dkim"]["name"] == "krs._domainkey.cio12345.example.com"
+    [dkim] = records["customerio-dkim"]["records"]
+    strings = dkim.split('""')
+    assert len(strings) == 2 and all(len(s) <= 255 for s in strings)
+    assert "".join(strings).startswith("k=rsa; p=MII")
+    assert records["customerio-dmarc"]["name"] == "_dmarc.example.com"
+    assert records["customerio-dmarc"]["records"] == [
+        "v=DMARC1; p=quarantine; adkim=r; aspf=r; rua=mailto:dmarc-reports@example.com"]
+    assert records["customerio-links"]["records"] == ["e.customeriomail.com"]
+    assert records["customerio-links"]["type"] == "CNAME"
+
+
+def test_alarms_one_per_signal_with_actions_and_missing_data_policy(production):
+    graph = production
+    alarms = [r for r in graph.resources if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"]
+    signals = {a.inputs["tags"][catalog.SIGNAL_TAG]: a for a in alarms}
+    assert set(signals) == set(catalog.SIGNALS)
+    for name, alarm in signals.items():
+        signal = catalog.SIGNALS[name]
+        assert alarm.inputs["threshold"] == signal.threshold
+        assert alarm.inputs["comparisonOperator"] == (
+            "GreaterThanThreshold" if signal.direction == "above" else "LessThanThreshold")
+        assert alarm.property_dependencies["alarmActions"] and alarm.property_dependencies["okActions"]
+        assert alarm.inputs["treatMissingData"] in ("notBreaching", "missing")
+    bounce = signals["bounce_rate"].inputs["metricQueries"]
+    assert [q["id"] for q in bounce] == ["num", "den", "rate"]
+    assert bounce[0]["metric"]["metricName"] == "EmailBounced"
+
+
+def test_rollout_flag_created_at_zero_and_ignored_by_deploys(production):
+    graph = production
+    [flag] = [r for r in graph.resources if r.type == "aws:ssm/parameter:Parameter"]
+    assert plain(flag.inputs["value"]) == "0"
+    assert catalog.ROLLOUT_FLAG_TAG in flag.inputs["tags"]
+    assert flag.options.ignore_changes == ["value"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("golive:customerioRegion=mars", "golive:customerioRegion"),
+        ("golive:sendingSubdomain=not a domain", "golive:sendingSubdomain"),
+        ('golive:thresholds={"bounce_rate": "high"}', "golive:thresholds.bounce_rate"),
+        ('golive:thresholds={"open_rate": 0.5}', "open_rate"),
+        ("golive:rotationDays=0", "golive:rotationDays"),
+        ("golive:trackApiKey=abcdef0123456789abcd", "golive:trackApiKey"),
+    ],
+)
+def test_malformed_config_fails_naming_the_key(override, message):
+    with pytest.raises(ProgramError) as raised:
+        run_program(ROOT, "production", config_overrides=[override])
+    first_line = str(raised.value).splitlines()[0]
+    assert message in first_line
+    assert "abcdef0123456789abcd" not in str(raised.value)
+
+
+def test_missing_required_key_is_named():
+    with pytest.raises(ProgramError, match="golive:environment"):
+        run_program(ROOT, "production", config_overrides=["golive:environment="])
