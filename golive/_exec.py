@@ -8,7 +8,10 @@ PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS. Only the standard library and the pro
 golive additions, invisible to the program: `GOLIVE_BOOTSTRAP_PATH` (the sys.path entry that made
 this module importable) is dropped from sys.path and PYTHONPATH before the program starts, and
 `GOLIVE_REPORT_FILE` receives a JSON account of an unhandled exception (and, on SIGUSR1, the
-stacks of all threads, so a program that hangs can be pointed at).
+stacks of all threads, so a program that hangs can be pointed at). `GOLIVE_READY_FD`, when set,
+is a pipe to wait on before the program's first call: golive's engine services come up while this
+interpreter starts. For speed, the collector runs less often (`_space_out_collections`) and skips
+the final walk of the heap at exit (`_skip_final_collection`); neither changes what the program does.
 """
 
 from __future__ import annotations
@@ -102,13 +105,59 @@ def _dump_stacks_on_signal() -> None:
         pass
 
 
+def _wait_for_engine() -> None:
+    """golive starts this process before its engine services are up, so the interpreter and the SDK
+    load meanwhile; it writes to GOLIVE_READY_FD once they listen. Wait for that before the program
+    makes its first call (the CLI only starts a program once its engine is up). A closed pipe means
+    golive is gone: go on, and the first call fails as it would."""
+    fd = os.environ.pop("GOLIVE_READY_FD", None)
+    if fd is None:
+        return
+    try:
+        descriptor = int(fd)
+    except ValueError:
+        return
+    try:
+        os.read(descriptor, 1)
+    except OSError:
+        pass
+    finally:
+        try:
+            os.close(descriptor)
+        except OSError:
+            pass
+
+
 def _forget_golive() -> None:
     """A program may have a package of its own named golive: let it import that one."""
     for name in [n for n in sys.modules if n == "golive" or n.startswith("golive.")]:
         del sys.modules[name]
 
 
+# Young-generation threshold for the program's process (CPython's default is 700).
+GC_THRESHOLD0 = 20000
+
+
+def _space_out_collections() -> None:
+    """Collect cyclic garbage less often in the program's process.
+
+    A program's run is mostly imports: the SDK and the provider modules it uses create hundreds of
+    thousands of long-lived objects (classes, type hints), and with the default threshold the
+    collector walks them again and again - ~100 ms of a 25-resource program's ~470 ms. What runs,
+    and what it registers, is unchanged: collection timing is never part of Python's semantics;
+    cyclic garbage is still collected, after 20,000 allocations instead of 700.
+    """
+    try:
+        import gc
+
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD0, gen1, gen2)
+    except (ImportError, AttributeError):  # pragma: no cover
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _space_out_collections()
     _drop_bootstrap_path()
     _forget_golive()
     _dump_stacks_on_signal()
@@ -140,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [args.PROGRAM, *args.ARGS]
     if args.pwd is not None:
         os.chdir(args.pwd)
+
+    _wait_for_engine()
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -175,7 +226,45 @@ def main(argv: list[str] | None = None) -> int:
         loop.close()
         sys.stdout.flush()
         sys.stderr.flush()
+        _skip_final_collection()
     return exit_code
+
+
+def _skip_final_collection() -> None:
+    """The program has finished: spare the interpreter's shutdown its walks of the whole heap.
+
+    Shutdown runs several full collections over everything the SDK and the provider packages
+    loaded - ~150 ms of a 25-resource program's run, more than its registrations take. Moving every
+    object to the collector's permanent generation skips them. Exit status, output and atexit
+    handlers are unchanged, and objects that die with their module are still finalized. What the
+    skipped collections would have done is finalize objects still alive in reference cycles at exit,
+    which Python never promises ("It is not guaranteed that __del__() methods are called for objects
+    that still exist when the interpreter exits"), with one effect a program could notice: the data
+    still buffered in a file it left open. Those files are flushed here.
+    """
+    try:
+        import gc
+        import io
+        import itertools
+
+        # Exact types, as open() returns them: isinstance() would consult `__class__`, which proxies
+        # (pulumi.Output among them) answer through `__getattr__`, with side effects.
+        kinds = {io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom}
+        alive = gc.get_objects()
+        files = list(itertools.compress(alive, map(kinds.__contains__, map(type, alive))))  # C speed
+        del alive
+        # Text layers first: flushing one pushes its text into the buffer beneath it.
+        files.sort(key=lambda f: type(f) is not io.TextIOWrapper)
+        for file in files:
+            try:
+                if not file.closed:
+                    file.flush()
+            except Exception:  # a file that cannot be flushed fails the same way at shutdown
+                pass
+        del files
+        gc.freeze()
+    except (ImportError, AttributeError):  # pragma: no cover - gc.freeze exists since Python 3.7
+        pass
 
 
 if __name__ == "__main__":

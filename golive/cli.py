@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -94,8 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point (`golive ...` once the project is installed)."""
-    sys.exit(main())
+    """Entry point of `golive ...` (the console script) and of `python -m golive`."""
+    code = main()
+    # Leave the heap to the operating system: the final collection of interpreter shutdown would
+    # walk every object gRPC, protobuf and the SDK loaded (~30 ms) for nothing. Output is flushed
+    # and atexit handlers run as usual.
+    sys.stdout.flush()
+    gc.freeze()
+    sys.exit(code)
 
 
 def _check(args: argparse.Namespace) -> int:

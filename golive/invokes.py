@@ -27,6 +27,7 @@ import sys
 import threading
 import typing
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,50 @@ def python_package(pkg: str) -> str:
 def _registry(pkg: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]] | None:
     """Module → Python package, and resource token → (Python package, class), from the provider
     package's own registration table (what `_utilities.register` hands to the SDK)."""
+    found = _registration_table(pkg)
+    if found is None:
+        return None
+    top, entries = found
+    modules: dict[str, str] = {"index": top, "": top}
+    classes: dict[str, tuple[str, str]] = {}
+    for entry in entries:
+        mod, fqn = entry.get("mod", ""), entry.get("fqn", "")
+        if fqn:
+            modules.setdefault(mod.split("/")[0], fqn)
+            for tok, cls in (entry.get("classes") or {}).items():
+                classes[tok] = (fqn, cls)
+    return modules, classes
+
+
+@functools.cache
+def _resource_module_names(pkg: str) -> dict[str, str]:
+    """Resource token → the codegen's module name for it (`aws:cloudwatch/metricAlarm:…` → `metricAlarm`)."""
+    found = _registration_table(pkg)
+    names: dict[str, str] = {}
+    for entry in found[1] if found else ():
+        for tok in entry.get("classes") or {}:
+            names[tok] = str(entry.get("mod", "")).split("/")[-1]
+    return names
+
+
+@functools.cache
+def _registration_table(pkg: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """The provider package's name and the entries of its `resource_modules` table; None when the
+    package is not installed. Found without importing the package (find_spec imports nothing of it)."""
+    found = _registration_source(pkg)
+    if found is None:
+        return None
+    top, table = found
+    try:
+        loaded = json.loads(table) if table else []
+    except ValueError:
+        loaded = []
+    return top, [e for e in loaded if isinstance(e, dict)] if isinstance(loaded, list) else []
+
+
+@functools.cache
+def _registration_source(pkg: str) -> tuple[str, str] | None:
+    """The provider package's name and the JSON text of its `resource_modules` table ("" if none)."""
     top = python_package(pkg)
     try:
         spec = importlib.util.find_spec(top)
@@ -155,25 +200,48 @@ def _registry(pkg: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]] | N
         return None
     if spec is None or not spec.origin:
         return None
-    modules: dict[str, str] = {"index": top, "": top}
-    classes: dict[str, tuple[str, str]] = {}
     try:
         text = Path(spec.origin).read_text(encoding="utf-8")
     except OSError:
-        return modules, classes
-    found = re.search(r'resource_modules\s*=\s*"""(.*?)"""', text, re.S)
-    if found:
-        try:
-            entries = json.loads(found.group(1))
-        except ValueError:
-            entries = []
-        for entry in entries:
-            mod, fqn = entry.get("mod", ""), entry.get("fqn", "")
-            if fqn:
-                modules.setdefault(mod.split("/")[0], fqn)
-                for tok, cls in (entry.get("classes") or {}).items():
-                    classes[tok] = (fqn, cls)
-    return modules, classes
+        return top, ""
+    # `resource_modules="""[...]"""`: the table is near the end of a large file; find it by plain
+    # search (a regular expression scanning the whole file takes several times longer).
+    at = text.find("resource_modules")
+    while at >= 0:
+        found = _TABLE_START.match(text, at)
+        if found:
+            end = text.find('"""', found.end())
+            return top, text[found.end():end] if end >= 0 else ""
+        at = text.find("resource_modules", at + 1)
+    return top, ""
+
+
+_TABLE_START = re.compile(r'resource_modules\s*=\s*"""')
+
+
+@functools.cache
+def _resource_entry(token: str) -> tuple[str, str, str] | None:
+    """(Python package, class, codegen module name) of a resource token, from its one entry of the
+    registration table: parsing the whole table (1,748 entries for aws) is most of the time a first
+    registration takes. None when the entry cannot be isolated; the caller then parses it all."""
+    found = _registration_source(token.split(":")[0])
+    if found is None:
+        return None
+    table = found[1]
+    at = table.find(json.dumps(token) + ":")
+    start, end = table.rfind("\n {", 0, at), table.find("\n }", at)
+    if at < 0 or start < 0 or end < 0:
+        return None
+    try:
+        entry = json.loads(table[start + 1:end + 3])
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("classes"), dict) or not entry.get("fqn"):
+        return None
+    cls = entry["classes"].get(token)
+    if not isinstance(cls, str):
+        return None
+    return str(entry["fqn"]), cls, str(entry.get("mod", "")).split("/")[-1]
 
 
 _IMPORT_LOCK = threading.Lock()
@@ -298,7 +366,18 @@ def _unwrap(hint: Any) -> tuple[Any, bool]:
 @functools.cache
 def computed_outputs(token: str) -> tuple[str, ...]:
     """Wire names of a resource's outputs that are always set (not Optional): the ones a provider
-    reports as unknown in a preview of a create when the program did not set them."""
+    reports as unknown in a preview of a create when the program did not set them.
+
+    Read from the generated source of the resource's class when it has the generated form: importing
+    a provider module to introspect it costs tens of milliseconds each (pulumi_aws: ~300 ms for a
+    small program), on the path of every registration. Otherwise from the imported class."""
+    static = _computed_outputs_from_source(token)
+    if static is not None:
+        return static
+    return _computed_outputs_from_class(token)
+
+
+def _computed_outputs_from_class(token: str) -> tuple[str, ...]:
     cls = resource_class(token)
     if cls is None:
         return ()
@@ -307,6 +386,128 @@ def computed_outputs(token: str) -> tuple[str, ...]:
         _, optional = _unwrap(hint)
         if not optional:
             names.append(wire)
+    return tuple(names)
+
+
+# The generated form of a resource's output property (pulumi-language-python codegen):
+#     @_builtins.property            (or @property)
+#     @pulumi.getter(name="tagsAll")  (or @pulumi.getter: the wire name is the function's)
+#     def tags_all(self) -> pulumi.Output[Mapping[str, _builtins.str]]:
+_GETTER = re.compile(
+    r'^    @pulumi\.getter(?:\(name="(?P<wire>[^"\\]+)"\))?[ \t]*\n'
+    r'(?:    @_utilities\.deprecated\("""[^\n]*"""\)[ \t]*\n)*'
+    r"    def (?P<py>[A-Za-z_][A-Za-z0-9_]*)\(self\)[ \t]*->[ \t]*(?P<hint>[^\n]*?):[ \t]*$",
+    re.M,
+)
+_PROPERTY_LINE = re.compile(r"^    @(?:_builtins\.)?property[ \t]*$")
+_DEPRECATED_LINE = re.compile(r'^    @_utilities\.deprecated\("""[^\n]*"""\)[ \t]*$')
+# An Output annotation whose top level we can read: Optional[...] inside, or a plain type.
+_OUTPUT_HINT = re.compile(r"^pulumi\.Output\[(?P<inner>.*)\]$")
+
+
+def _snake(name: str) -> str:
+    """The codegen's module name for a resource (`metricAlarm` → `metric_alarm`), a first guess only."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+@functools.cache
+def _package_dir(fqn: str) -> Path | None:
+    top, _, rest = fqn.partition(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations)))
+    return base.joinpath(*rest.split(".")) if rest else base
+
+
+def _class_source(directory: Path, module: str, cls: str) -> str | None:
+    """The text of `class cls(...)` (up to the next top-level statement) in the module that
+    defines it: the codegen's file for `module` first, then the files the package re-exports."""
+    header = re.compile(rf"^class {re.escape(cls)}\(pulumi\.(?:CustomResource|ProviderResource)\):[ \t]*$", re.M)
+
+    def candidates() -> Iterator[Path]:
+        if module:
+            yield directory / f"{_snake(module)}.py"
+        try:
+            init = (directory / "__init__.py").read_text(encoding="utf-8")
+        except OSError:
+            return
+        yield from (directory / f"{m}.py" for m in re.findall(r"^from \.(\w+) import \*", init, re.M))
+
+    seen: set[Path] = set()
+    for path in candidates():
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        found = header.search(text)
+        if found is None:
+            continue
+        end = _TOP_LEVEL.search(text, found.end())
+        return text[found.end():end.start() if end else len(text)]
+    return None
+
+
+_TOP_LEVEL = re.compile(r"^\S", re.M)
+
+
+def _line_before(text: str, pos: int) -> tuple[str, int]:
+    """The line that ends just before offset `pos` (the start of a line), and where it starts."""
+    start = text.rfind("\n", 0, max(pos - 1, 0)) + 1
+    return text[start:max(pos - 1, start)], start
+
+
+def _computed_outputs_from_source(token: str) -> tuple[str, ...] | None:
+    """computed_outputs from the generated source; None when it is not in the generated form, so
+    the caller imports the class instead."""
+    entry = _resource_entry(token)
+    if entry is not None:
+        fqn, cls, module = entry
+    else:
+        registry = _registry(token.split(":")[0])
+        if registry is None or token not in registry[1]:
+            return ()  # no provider package, or not one of its resources: resource_class finds no class either
+        fqn, cls = registry[1][token]
+        module = _resource_module_names(token.split(":")[0]).get(token, "")
+    directory = _package_dir(fqn)
+    body = _class_source(directory, module, cls) if directory is not None else None
+    if body is None:
+        return None
+    names: list[str] = []
+    seen: set[str] = set()
+    getters = 0
+    for match in _GETTER.finditer(body):
+        getters += 1
+        line, start = _line_before(body, match.start())
+        while start > 0 and _DEPRECATED_LINE.match(line):
+            line, start = _line_before(body, start)  # @_utilities.deprecated keeps name and annotations
+        if not _PROPERTY_LINE.match(line):
+            return None
+        hint = _OUTPUT_HINT.match(match.group("hint").strip())
+        if hint is None:
+            return None
+        inner = hint.group("inner")
+        wire = match.group("wire") or match.group("py")
+        if wire in seen:
+            continue
+        seen.add(wire)
+        if "Optional[" in inner:
+            if not inner.startswith("Optional[") or not inner.endswith("]"):
+                return None  # Optional nested inside: read the types for real
+            continue
+        if "None" in inner or "Union[" in inner:
+            return None
+        names.append(wire)
+    # Every property of the class must have been understood: a getter the pattern missed would
+    # silently drop an output.
+    if body.count("@pulumi.getter") != getters:
+        return None
     return tuple(names)
 
 

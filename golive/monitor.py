@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 import uuid
@@ -21,20 +20,32 @@ from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
-from pulumi.runtime.proto import (
-    alias_pb2,
-    callback_pb2,
-    callback_pb2_grpc,
-    engine_pb2,
-    engine_pb2_grpc,
-    resource_pb2,
-    resource_pb2_grpc,
-)
+
+from . import _proto
+
+if TYPE_CHECKING:
+    from pulumi.runtime.proto import (
+        alias_pb2,
+        callback_pb2,
+        callback_pb2_grpc,
+        engine_pb2,
+        engine_pb2_grpc,
+        resource_pb2,
+        resource_pb2_grpc,
+    )
+else:
+    alias_pb2 = _proto.load("alias_pb2")
+    callback_pb2 = _proto.load("callback_pb2")
+    callback_pb2_grpc = _proto.load("callback_pb2_grpc")
+    engine_pb2 = _proto.load("engine_pb2")
+    engine_pb2_grpc = _proto.load("engine_pb2_grpc")
+    resource_pb2 = _proto.load("resource_pb2")
+    resource_pb2_grpc = _proto.load("resource_pb2_grpc")
 
 from .graph import (
     STACK_TYPE,
@@ -433,6 +444,8 @@ class Preview:
     providers: OfflineProviders = field(default_factory=OfflineProviders)
     parallel: int = 8
     callback_timeout: float = 120.0
+    # Called with each resource as it is recorded, in registration order (under the lock: be quick).
+    on_register: Callable[[ResourceNode], None] | None = None
 
     def __post_init__(self) -> None:
         self.graph = ResourceGraph(project=self.project, stack=self.stack, organization=self.organization,
@@ -451,6 +464,7 @@ class Preview:
         self.hooks: dict[str, _Hook] = {}
         self.root_urn = ""
         self._channels: dict[str, grpc.Channel] = {}
+        self._source_files: dict[str, str] = {}  # source position URI -> file as reported
 
     # -- diagnostics --
 
@@ -470,14 +484,17 @@ class Preview:
         """sourcePositions.parseSourcePosition: file:// URIs, relative to the project folder."""
         if pos is None or not pos.uri:
             return None
-        parsed = urlparse(pos.uri)
-        if parsed.scheme != "file":
-            return None
-        path = Path(unquote(parsed.path))
-        try:
-            file = path.resolve().relative_to(self.root_dir).as_posix()
-        except ValueError:
-            file = str(path)
+        file = self._source_files.get(pos.uri)
+        if file is None:
+            parsed = urlparse(pos.uri)
+            if parsed.scheme != "file":
+                return None
+            path = Path(unquote(parsed.path))
+            try:
+                file = path.resolve().relative_to(self.root_dir).as_posix()
+            except ValueError:
+                file = str(path)
+            self._source_files[pos.uri] = file  # most resources are declared in the same few files
         return SourcePosition(file=file, line=int(pos.line), column=int(pos.column))
 
     def _callback_stub(self, target: str) -> callback_pb2_grpc.CallbacksStub:
@@ -573,6 +590,8 @@ class Preview:
             raise MonitorError(f"Duplicate resource URN '{node.urn}'; try giving it a unique name")
         self.nodes[node.urn] = node
         self.graph.resources.append(node)
+        if self.on_register is not None:
+            self.on_register(node)
 
     def _provider_request(self, typ: str, version: str, url: str, package_ref: str) -> tuple[str, str, str]:
         if package_ref:
@@ -1066,7 +1085,8 @@ class EngineService(engine_pb2_grpc.EngineServicer):
 class Servers:
     """The ResourceMonitor and Engine services on loopback ports, for one program run."""
 
-    def __init__(self, preview: Preview, *, workers: int = 64) -> None:
+    def __init__(self, preview: Preview, *, workers: int = 64, monitor_port: int = 0, engine_port: int = 0) -> None:
+        """Port 0 picks a free port; a given port may be held by a socket with SO_REUSEPORT set."""
         self.preview = preview
         options = [("grpc.max_receive_message_length", 400 * 1024 * 1024),
                    ("grpc.max_send_message_length", 400 * 1024 * 1024)]
@@ -1075,8 +1095,8 @@ class Servers:
         resource_pb2_grpc.add_ResourceMonitorServicer_to_server(ResourceMonitorService(preview),
                                                                 self._monitor)
         engine_pb2_grpc.add_EngineServicer_to_server(EngineService(preview), self._engine)
-        self.monitor_address = f"127.0.0.1:{self._monitor.add_insecure_port('127.0.0.1:0')}"
-        self.engine_address = f"127.0.0.1:{self._engine.add_insecure_port('127.0.0.1:0')}"
+        self.monitor_address = f"127.0.0.1:{self._monitor.add_insecure_port(f'127.0.0.1:{monitor_port}')}"
+        self.engine_address = f"127.0.0.1:{self._engine.add_insecure_port(f'127.0.0.1:{engine_port}')}"
 
     def start(self) -> Servers:
         self._monitor.start()
@@ -1093,12 +1113,3 @@ class Servers:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def parallelism() -> int:
-    """The CLI's --parallel default: PULUMI_PARALLEL when positive, else 4 × the CPUs Go would use."""
-    try:
-        value = int(os.environ.get("PULUMI_PARALLEL", "0"))
-    except ValueError:
-        value = 0
-    return value if value > 0 else 4 * (os.cpu_count() or 1)

@@ -22,23 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf import struct_pb2
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import SchemaError, ValidationError
-from pulumi.runtime.proto import analyzer_pb2
-
 from .errors import GoliveError
 
+# jsonschema and the analyzer protocol (with the whole Pulumi SDK behind it) are imported where they
+# are used: `golive check` reads the config file before it starts the program, and that must be quick.
 if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from pulumi.runtime.proto import analyzer_pb2
+
     from .analyzer import PackInfo, PolicyInfo
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
-_LEVEL_ENUM = {
-    "advisory": analyzer_pb2.ADVISORY,
-    "mandatory": analyzer_pb2.MANDATORY,
-    "remediate": analyzer_pb2.REMEDIATE,
-    "disabled": analyzer_pb2.DISABLED,
-}
 # GetAnalyzerInfo's conversion injects this into every schema of a pack that supports config.
 _LEVEL_SCHEMA = {"type": "string", "enum": list(LEVELS)}
 
@@ -183,6 +177,9 @@ def _describe(error: ValidationError) -> str:
 
 def validate(info: PackInfo, config: Mapping[str, PolicyConfig]) -> list[str]:
     """The engine's validation messages, `<policy>: <property>: <complaint>`, sorted."""
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import SchemaError
+
     errors: list[str] = []
     if not info.supports_config:
         return errors
@@ -241,15 +238,27 @@ def reconcile(
 
 def configure_request(config: Mapping[str, PolicyConfig]) -> analyzer_pb2.ConfigureAnalyzerRequest:
     """The Configure message; ConfigError for an entry without a valid level, as the engine refuses it."""
+    from google.protobuf import struct_pb2
+
+    from ._proto import load
+
+    analyzer_pb2 = load("analyzer_pb2")
+
+    levels = {
+        "advisory": analyzer_pb2.ADVISORY,
+        "mandatory": analyzer_pb2.MANDATORY,
+        "remediate": analyzer_pb2.REMEDIATE,
+        "disabled": analyzer_pb2.DISABLED,
+    }
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for name, entry in config.items():
-        if entry.enforcement_level not in _LEVEL_ENUM:
+        if entry.enforcement_level not in levels:
             raise ConfigError(f"{name!r}: invalid enforcement level {entry.enforcement_level!r}")
         props = struct_pb2.Struct()
         if entry.properties:
             props.update(entry.properties)
         request.policyConfig[name].CopyFrom(
-            analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_ENUM[entry.enforcement_level], properties=props)
+            analyzer_pb2.PolicyConfig(enforcementLevel=levels[entry.enforcement_level], properties=props)
         )
     return request
 

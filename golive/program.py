@@ -8,22 +8,24 @@ when it has one. golive serves the ResourceMonitor and Engine the program talks 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import GoliveError
-from .graph import LogMessage, ResourceGraph
-from .invokes import InvokeResults, OfflineProviders, load_invoke_results
-from .monitor import Preview, Servers, parallelism
-from .project import Project, go_json, load_project, load_stack_config, program_python
+from .graph import LogMessage, ResourceGraph, ResourceNode
+from .invokes import InvokeResults, load_invoke_results
+from .project import Project, StackConfig, go_json, load_project, load_stack_config, program_python
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_TRACE_FRAMES = 6
@@ -35,48 +37,160 @@ class ProgramError(GoliveError):
     own traceback (frames from files inside the project folder)."""
 
 
-def run_program(project_dir: str | os.PathLike[str], stack: str, *, config_overrides: Iterable[str] = (),
-                invoke_results: str | os.PathLike[str] | InvokeResults | None = None,
-                timeout: float = 120.0) -> ResourceGraph:
-    """Run the program in `project_dir` against `stack` as a first preview and return what it registered."""
+@dataclass
+class PreparedProgram:
+    """A program with its project, stack config and invoke results loaded, ready to run.
+
+    Everything a policy pack needs to start (project, stack, organization, config, secret keys)
+    is known here, before the program runs: `stack()` gives it as a graph with no resources yet.
+    """
+
+    project: Project
+    config: StackConfig
+    invoke_results: InvokeResults | None
+
+    def stack(self) -> ResourceGraph:
+        return ResourceGraph(project=self.project.name, stack=self.config.stack,
+                             organization=self.config.organization, config=dict(self.config.values),
+                             secret_keys=list(self.config.secret_keys), program_dir=str(self.project.root))
+
+    def run(self, timeout: float = 120.0, *, on_start: Callable[[], None] | None = None,
+            on_register: Callable[[ResourceNode], None] | None = None) -> ResourceGraph:
+        """Run the program as a first preview and return what it registered.
+
+        `on_start` is called in this thread once the program's process is running and golive's
+        engine services are up, while the program runs (to start a policy pack, say); if it raises,
+        the program is stopped and the error passes on. `on_register` is called with each resource
+        as the program registers it, in order, from the service's threads: it must be quick.
+        """
+        return _run_prepared(self, timeout, on_start, on_register)
+
+
+def prepare_program(project_dir: str | os.PathLike[str], stack: str, *, config_overrides: Iterable[str] = (),
+                    invoke_results: str | os.PathLike[str] | InvokeResults | None = None) -> PreparedProgram:
+    """Load the project in `project_dir`, the config of `stack` and the invoke results; run nothing."""
     project = load_project(project_dir)
     config = load_stack_config(project, stack, config_overrides)
     if invoke_results is not None and not isinstance(invoke_results, InvokeResults):
         invoke_results = load_invoke_results(invoke_results)
-    preview = Preview(
-        project=project.name, stack=config.stack, organization=config.organization, root_dir=project.root,
-        pwd=project.pwd, config=config.values, secret_keys=config.secret_keys,
-        providers=OfflineProviders(config.values, invoke_results), parallel=parallelism(),
-        callback_timeout=timeout)
-    python = program_python(project)
+    return PreparedProgram(project, config, invoke_results)
 
-    with tempfile.TemporaryDirectory(prefix="golive-run-") as scratch, Servers(preview) as servers:
+
+def run_program(project_dir: str | os.PathLike[str], stack: str, *, config_overrides: Iterable[str] = (),
+                invoke_results: str | os.PathLike[str] | InvokeResults | None = None,
+                timeout: float = 120.0) -> ResourceGraph:
+    """Run the program in `project_dir` against `stack` as a first preview and return what it registered."""
+    return prepare_program(project_dir, stack, config_overrides=config_overrides,
+                           invoke_results=invoke_results).run(timeout)
+
+
+def parallelism() -> int:
+    """The CLI's --parallel default: PULUMI_PARALLEL when positive, else 4 × the CPUs Go would use."""
+    try:
+        value = int(os.environ.get("PULUMI_PARALLEL", "0"))
+    except ValueError:
+        value = 0
+    return value if value > 0 else 4 * (os.cpu_count() or 1)
+
+
+def _reserve_port() -> socket.socket | None:
+    """A loopback port for one of golive's engine services, held until the service binds it.
+
+    The program's process is started first, and the gRPC services (gRPC, protobuf and the SDK's
+    protocol modules are ~0.1 s to import) come up while it starts its interpreter; the CLI
+    arguments need the addresses before that. SO_REUSEPORT lets the gRPC server (which sets it
+    too) bind the port while this socket, bound but never listening, keeps it from anyone else.
+    None where the platform has no SO_REUSEPORT: the services then start first.
+    """
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return None
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", 0))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[[], None] | None = None,
+                  on_register: Callable[[ResourceNode], None] | None = None) -> ResourceGraph:
+    project, config, invoke_results = prepared.project, prepared.config, prepared.invoke_results
+    python = program_python(project)
+    parallel = parallelism()
+    reserved = [_reserve_port(), _reserve_port()]
+    early = all(sock is not None for sock in reserved)
+    if not early:
+        for sock in reserved:
+            if sock is not None:
+                sock.close()
+
+    with tempfile.TemporaryDirectory(prefix="golive-run-") as scratch, contextlib.ExitStack() as stack:
         report_file = Path(scratch) / "exception.json"
         stacks_file = Path(scratch) / "stacks.txt"
         out_file, err_file = Path(scratch) / "stdout", Path(scratch) / "stderr"
-        command = [
-            python, "-u", "-m", "golive._exec",
-            "--monitor", servers.monitor_address,
-            "--engine", servers.engine_address,
-            "--project", project.name,
-            "--root_directory", str(project.root),
-            "--stack", config.stack,
-            "--pwd", str(project.pwd),
-            "--dry_run", "true",
-            "--parallel", str(preview.parallel),
-            "--organization", config.organization,
-            project.entry,
-        ]
         env = _child_env(project, config.values, config.secret_keys, config.stack, config.organization,
                          report_file, stacks_file)
-        with open(out_file, "wb") as out, open(err_file, "wb") as err:
-            returncode, timed_out = _run(command, project.pwd, env, out, err, timeout, stacks_file)
+
+        def command(monitor_address: str, engine_address: str) -> list[str]:
+            return [
+                python, "-u", "-m", "golive._exec",
+                "--monitor", monitor_address,
+                "--engine", engine_address,
+                "--project", project.name,
+                "--root_directory", str(project.root),
+                "--stack", config.stack,
+                "--pwd", str(project.pwd),
+                "--dry_run", "true",
+                "--parallel", str(parallel),
+                "--organization", config.organization,
+                project.entry,
+            ]
+
+        def serve() -> tuple[Any, Any]:
+            from .invokes import OfflineProviders
+            from .monitor import Preview, Servers
+
+            preview = Preview(
+                project=project.name, stack=config.stack, organization=config.organization,
+                root_dir=project.root, pwd=project.pwd, config=config.values, secret_keys=config.secret_keys,
+                providers=OfflineProviders(config.values, invoke_results), parallel=parallel,
+                callback_timeout=timeout, on_register=on_register)
+            ports = [sock.getsockname()[1] for sock in reserved] if early else [0, 0]  # type: ignore[union-attr]
+            servers = stack.enter_context(Servers(preview, monitor_port=ports[0], engine_port=ports[1]))
+            return preview, servers
+
+        out = stack.enter_context(open(out_file, "wb"))
+        err = stack.enter_context(open(err_file, "wb"))
+        if early:
+            monitor_address, engine_address = (f"127.0.0.1:{sock.getsockname()[1]}"  # type: ignore[union-attr]
+                                               for sock in reserved)
+            ready = stack.enter_context(_ReadySignal())
+            env["GOLIVE_READY_FD"] = str(ready.read_fd)
+            child = stack.enter_context(_Child(command(monitor_address, engine_address), project.pwd, env, out,
+                                               err, pass_fds=(ready.read_fd,)))
+            ready.close_read_end()
+            try:
+                preview, _ = serve()
+            finally:
+                for sock in reserved:
+                    sock.close()  # type: ignore[union-attr]
+            ready.send()  # the program waits for this before it makes its first call
+        else:
+            preview, servers = serve()
+            child = stack.enter_context(_Child(command(servers.monitor_address, servers.engine_address),
+                                               project.pwd, env, out, err))
+        if on_start is not None:
+            on_start()
+        returncode, timed_out = child.wait(timeout, stacks_file)
+        stack.close()  # the services stop, the output files are complete
         stdout = out_file.read_text(encoding="utf-8", errors="replace")
         stderr = err_file.read_text(encoding="utf-8", errors="replace")
         report = _read_json(report_file)
         stacks = stacks_file.read_text(encoding="utf-8", errors="replace") if stacks_file.exists() else ""
 
-    graph = preview.graph
+    graph: ResourceGraph = preview.graph
     for stream, text in (("stdout", stdout), ("stderr", stderr)):
         if text.strip():
             graph.messages.append(LogMessage(severity="info", message=f"[{stream}] {text.rstrip()}"))
@@ -107,23 +221,64 @@ def _child_env(project: Project, config: dict[str, str], secret_keys: list[str],
     env["PULUMI_ORGANIZATION"] = organization
     env["PULUMI_DRY_RUN"] = "true"
     env.pop("PYTHONSTARTUP", None)
+    env.pop("GOLIVE_READY_FD", None)
     return env
 
 
-def _run(command: list[str], cwd: Path, env: dict[str, str], out: Any, err: Any, timeout: float,
-         stacks_file: Path) -> tuple[int, bool]:
-    """Run the child in its own process group; on timeout ask it where it is, then kill the group."""
-    try:
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
-    except OSError as exc:
-        raise ProgramError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
-    timed_out = False
-    try:
+class _ReadySignal:
+    """A pipe the program's process waits on (GOLIVE_READY_FD) until golive's services listen."""
+
+    def __init__(self) -> None:
+        self.read_fd, self._write_fd = os.pipe()
+        self._read_open = True
+
+    def close_read_end(self) -> None:
+        if self._read_open:
+            self._read_open = False
+            os.close(self.read_fd)
+
+    def send(self) -> None:
+        if self._write_fd < 0:
+            return
         try:
-            proc.wait(timeout=timeout)
+            os.write(self._write_fd, b"\n")
+        except BrokenPipeError:
+            pass  # the process is gone already; its exit status and output tell why
+        self._close_write_end()
+
+    def _close_write_end(self) -> None:
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
+
+    def __enter__(self) -> _ReadySignal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_read_end()
+        self._close_write_end()
+
+
+class _Child:
+    """The program's process, in its own process group; leaving the block kills the group, whatever
+    happened (nothing the program started outlives the run)."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str], out: Any, err: Any,
+                 pass_fds: tuple[int, ...] = ()) -> None:
+        self.started = time.monotonic()
+        self._ended = False
+        try:
+            self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, start_new_session=True, pass_fds=pass_fds)
+        except OSError as exc:
+            raise ProgramError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
+
+    def wait(self, timeout: float, stacks_file: Path) -> tuple[int, bool]:
+        """Wait for the program (`timeout` counts from its start); on timeout ask it where it is."""
+        proc = self.proc
+        try:
+            proc.wait(timeout=max(0.0, self.started + timeout - time.monotonic()))
         except subprocess.TimeoutExpired:
-            timed_out = True
             try:
                 os.kill(proc.pid, signal.SIGUSR1)
                 deadline = time.monotonic() + 1.0
@@ -132,14 +287,24 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], out: Any, err: Any,
                 time.sleep(0.05)
             except (ProcessLookupError, AttributeError):
                 pass
-    finally:
-        # Whatever happened, nothing the program started outlives the run.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-    return proc.returncode, timed_out
+            return self._end(), True
+        return self._end(), False
+
+    def _end(self) -> int:
+        if not self._ended:  # once: whatever the program started is killed with its group
+            self._ended = True
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.proc.wait()
+        return self.proc.returncode
+
+    def __enter__(self) -> _Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._end()
 
 
 def _has_content(path: Path) -> bool:

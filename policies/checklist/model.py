@@ -7,7 +7,7 @@ whole policy into an advisory "can't run policy during preview".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,15 +115,26 @@ class Stack:
     config: Mapping[str, str] = field(default_factory=dict)
     secret_keys: frozenset[str] = frozenset()
     _by_urn: dict[str, Resource] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # type -> positions in `resources`: a rule that looks a type up per resource stays linear.
+    _by_type: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_urn.update({r.urn: r for r in self.resources})
+        for index, r in enumerate(self.resources):
+            self._by_type.setdefault(r.type, []).append(index)
 
     def resource(self, urn: str) -> Resource | None:
         return self._by_urn.get(urn)
 
     def of_type(self, *types: str) -> Iterator[Resource]:
-        return (r for r in self.resources if r.type in types)
+        """The resources of these types, in registration order."""
+        lists = [self._by_type[t] for t in dict.fromkeys(types) if t in self._by_type]
+        if len(lists) == 1:
+            positions: Iterable[int] = lists[0]
+        else:
+            positions = sorted(i for positions_of_type in lists for i in positions_of_type)
+        resources = self.resources
+        return (resources[i] for i in positions)
 
     def linked(self, resource: Resource, prop: str) -> list[Resource]:
         """The resources `prop` of `resource` was computed from (the engine's property dependencies)."""
