@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .analyzer import Diagnostic, PackInfo, Remediation, root_stack_urn
 from .graph import InvokeRecord, ResourceGraph, SourcePosition
@@ -85,6 +86,14 @@ def _type_and_name(urn: str) -> tuple[str, str]:
     return parts[2].rsplit("$", 1)[-1], parts[3]
 
 
+def _program_source(source: SourcePosition | None) -> SourcePosition | None:
+    """The declaring line when it is the program's own; the SDK's file (the Stack, an explicit
+    provider, a `.get`) tells a reviewer nothing, so those findings point at the project instead."""
+    if source is None or Path(source.file).is_absolute() or "site-packages" in Path(source.file).parts:
+        return None
+    return source
+
+
 def sort_key(f: Finding) -> tuple[object, ...]:
     return (
         f.policy_pack_name,
@@ -125,7 +134,7 @@ def build_result(
                 resource_urn=urn,
                 resource_type=rtype,
                 resource_name=rname,
-                source=node.source if node else None,
+                source=_program_source(node.source) if node else None,
             )
         )
     findings.sort(key=sort_key)

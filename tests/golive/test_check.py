@@ -171,3 +171,15 @@ def test_unknown_policy_in_pack_config_is_refused(tmp_path, capsys):
     assert cli.main(["check", str(PLAIN), "--stack", "production", "--policy-pack-config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "no-such-policy" in err and "policy.json" in err
+
+
+def test_plaintext_credential_config_is_a_stack_level_finding_without_sdk_paths(capsys):
+    code = cli.main(["check", str(PLAIN), "--stack", "production", "--format", "json",
+                     "--config", "cio-plain:customerioTrackApiKey=abcd1234abcd1234abcd"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    [event] = report["policyEvents"]
+    assert event["policyName"] == "customerio-credentials-in-secrets-manager"
+    assert event["resourceType"] == "pulumi:pulumi:Stack"
+    assert "abcd1234abcd1234abcd" not in json.dumps(report)
+    assert not event["source"] or "site-packages" not in (event["source"].get("file") or "")
