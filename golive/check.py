@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         invoke_results=args.invoke_results,
     )
     follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
+    closing: threading.Thread | None = None
     try:
         graph = program.run(
             timeout=args.timeout,
@@ -44,21 +45,28 @@ def run(args: argparse.Namespace) -> int:
         )
         session = follower.caught_up()
         diagnostics = session.finish(graph)
+        # The last call is answered: the pack is ended while the report is built.
+        closing = threading.Thread(target=follower.close, name="golive-pack-close")
+        closing.start()
     finally:
-        follower.close()  # the last call is answered (or the run failed): nothing keeps the pack
+        if closing is None:
+            follower.close()  # the run failed: nothing keeps the pack
 
-    from .findings import build_result
-    from .report import render
+    try:
+        from .findings import build_result
+        from .report import render
 
-    result = build_result(
-        graph,
-        session.info,
-        diagnostics,
-        pack_python=session.python.note,
-        remediations=session.remediations,
-        source_root="",
-    )
-    write_output(render(args.format, result), args.output)
+        result = build_result(
+            graph,
+            session.info,
+            diagnostics,
+            pack_python=session.python.note,
+            remediations=session.remediations,
+            source_root="",
+        )
+        write_output(render(args.format, result), args.output)
+    finally:
+        closing.join()
     return result.exit_code()
 
 
@@ -95,6 +103,7 @@ class _Follower:
             session.connect()
             config = policyconfig.reconcile(session.info, self.file_config, source=self.config_source)
             session.configure(config)
+            from . import findings, report  # noqa: F401 - for the end of the run, loaded while the pack waits
             nodes: dict[str, ResourceNode] = {}
             while (node := self._queue.get()) is not self._END:
                 nodes[node.urn] = node

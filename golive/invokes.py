@@ -426,7 +426,7 @@ def _package_dir(fqn: str) -> Path | None:
 def _class_source(directory: Path, module: str, cls: str) -> str | None:
     """The text of `class cls(...)` (up to the next top-level statement) in the module that
     defines it: the codegen's file for `module` first, then the files the package re-exports."""
-    header = re.compile(rf"^class {re.escape(cls)}\(pulumi\.(?:CustomResource|ProviderResource)\):[ \t]*$", re.M)
+    headers = [f"\nclass {cls}(pulumi.{base}):" for base in ("CustomResource", "ProviderResource")]
 
     def candidates() -> Iterator[Path]:
         if module:
@@ -446,11 +446,11 @@ def _class_source(directory: Path, module: str, cls: str) -> str | None:
             text = path.read_text(encoding="utf-8")
         except OSError:
             continue
-        found = header.search(text)
-        if found is None:
-            continue
-        end = _TOP_LEVEL.search(text, found.end())
-        return text[found.end():end.start() if end else len(text)]
+        for header in headers:
+            at = text.find(header)
+            if at >= 0 and text.startswith("\n", at + len(header)):
+                end = _TOP_LEVEL.search(text, at + len(header))
+                return text[at + len(header):end.start() if end else len(text)]
     return None
 
 

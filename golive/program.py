@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GoliveError
 from .graph import LogMessage, ResourceGraph, ResourceNode
-from .invokes import InvokeResults, load_invoke_results
 from .project import Project, StackConfig, go_json, load_project, load_stack_config, program_python
+
+if TYPE_CHECKING:
+    from .invokes import InvokeResults
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_TRACE_FRAMES = 6
@@ -71,8 +73,11 @@ def prepare_program(project_dir: str | os.PathLike[str], stack: str, *, config_o
     """Load the project in `project_dir`, the config of `stack` and the invoke results; run nothing."""
     project = load_project(project_dir)
     config = load_stack_config(project, stack, config_overrides)
-    if invoke_results is not None and not isinstance(invoke_results, InvokeResults):
-        invoke_results = load_invoke_results(invoke_results)
+    if invoke_results is not None:
+        from .invokes import InvokeResults, load_invoke_results  # only now: the run starts sooner without
+
+        if not isinstance(invoke_results, InvokeResults):
+            invoke_results = load_invoke_results(invoke_results)
     return PreparedProgram(project, config, invoke_results)
 
 

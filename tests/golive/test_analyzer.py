@@ -506,3 +506,96 @@ def test_resources_read_with_get_are_not_analyzed(calls):
     assert read not in [c["request"]["urn"] for c in calls() if c["call"] in ("Analyze", "Remediate")]
     stack_call = next(c["request"] for c in calls() if c["call"] == "AnalyzeStack")
     assert read not in [r["urn"] for r in stack_call["resources"]]
+
+
+# --- the engine's rhythm: the pack started before the graph exists, resources analyzed as registered ------
+
+
+def stack_only() -> ResourceGraph:
+    """What is known before the program runs: the stack's identity and config, no resources."""
+    g = make_graph()
+    return ResourceGraph(project=g.project, stack=g.stack, config=dict(g.config), secret_keys=list(g.secret_keys))
+
+
+def test_pack_launched_before_the_graph_exists_gets_the_same_calls(calls):
+    _, expected_diagnostics = run_recorder()
+    expected = [c for c in calls() if c["call"] != "start"]
+    Path(os.environ["GOLIVE_TEST_CALLS"]).unlink()
+
+    with AnalyzerSession.launch(RECORDER, stack_only()) as session:
+        assert session.info is None  # launch does not wait for the pack
+        session.connect()
+        assert session.info is not None and session.calls == ["Handshake", "ConfigureStack", "GetAnalyzerInfo"]
+        diagnostics = session.run(graph=make_graph())
+    assert [c for c in calls() if c["call"] != "start"] == expected
+    assert diagnostics == expected_diagnostics
+    start = next(c for c in calls() if c["call"] == "start")
+    assert start["env"]["PULUMI_STACK"] == "dev" and start["app_name"] == "demo"
+
+
+def test_resources_analyzed_as_registered_then_finished_match_a_whole_run(calls):
+    _, expected_diagnostics = run_recorder()
+    expected = [c for c in calls() if c["call"] != "start"]
+    Path(os.environ["GOLIVE_TEST_CALLS"]).unlink()
+
+    graph = make_graph()
+    with AnalyzerSession.launch(RECORDER, stack_only()) as session:
+        session.configure()
+        registered: dict[str, ResourceNode] = {}
+        for node in graph.resources[:4]:  # the program is still running: part of the graph exists
+            registered[node.urn] = node
+            session.analyze(node, registered)
+        session.analyze(graph.resources[0], registered)  # a second time: ignored
+        diagnostics = session.finish(graph)
+    assert [c for c in calls() if c["call"] != "start"] == expected
+    assert diagnostics == expected_diagnostics
+    with pytest.raises(RuntimeError):
+        session.finish(graph)
+
+
+def test_a_graph_of_another_stack_is_refused():
+    other = stack_only()
+    other.config["app:name"] = "other"
+    with AnalyzerSession.launch(RECORDER, other) as session:
+        session.configure()
+        with pytest.raises(ValueError, match="not of the stack the pack was started for"):
+            session.finish(make_graph())
+
+
+def test_analyze_needs_a_configured_session():
+    with AnalyzerSession.launch(RECORDER, stack_only()) as session:
+        with pytest.raises(RuntimeError, match="configured"):
+            session.analyze(make_graph().resources[0], {})
+
+
+def test_launched_pack_that_dies_is_reported_at_connect(tmp_path):
+    started = time.monotonic()
+    session = AnalyzerSession.launch(PACKS / "crash", stack_only(), start_timeout=20)
+    with session, pytest.raises(PackError, match="exited before printing its port"):
+        session.connect()
+    assert time.monotonic() - started < 15
+
+
+def test_pack_that_dies_after_printing_its_port_fails_handshake_at_once(tmp_path):
+    pack = tmp_path / "quitter"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (pack / "__main__.py").write_text(
+        "import os, sys\nprint(40404, flush=True)\nsys.stderr.write('bye\\n')\nos._exit(5)\n"
+    )
+    started = time.monotonic()
+    with pytest.raises(PackError, match=r"exited \(status 5\) during Handshake") as err:
+        AnalyzerSession.start(pack, stack_only(), call_timeout=60)
+    assert "bye" in str(err.value)
+    assert time.monotonic() - started < 10  # not the 60 s call deadline
+
+
+def test_close_ends_the_pack_at_once(calls):
+    session, _ = run_recorder()  # run_recorder's context manager has closed it
+    assert gone(session.pid, wait=0.5)
+    with AnalyzerSession.start(RECORDER, make_graph()) as session:
+        session.run()
+        started = time.monotonic()
+        session.close()
+        assert time.monotonic() - started < 0.15  # no wait on the channel's connectivity watch
+        assert gone(session.pid, wait=0.5)

@@ -183,3 +183,29 @@ def test_plaintext_credential_config_is_a_stack_level_finding_without_sdk_paths(
     assert event["resourceType"] == "pulumi:pulumi:Stack"
     assert "abcd1234abcd1234abcd" not in json.dumps(report)
     assert not event["source"] or "site-packages" not in (event["source"].get("file") or "")
+
+
+def test_a_failing_program_leaves_no_pack_behind(monkeypatch, capsys):
+    from test_analyzer import gone
+
+    launched = []
+    launch = AnalyzerSession.launch.__func__
+
+    def recording_launch(cls, *args, **kwargs):
+        session = launch(cls, *args, **kwargs)
+        launched.append(session)
+        return session
+
+    monkeypatch.setattr(AnalyzerSession, "launch", classmethod(recording_launch))
+    assert cli.main(["check", str(PLAIN), "--stack", "production", "--config", "cio-plain:break=bogus"]) == 2
+    assert "bogus" in capsys.readouterr().err
+    [session] = launched  # started while the program ran, as the engine loads its packs first
+    assert gone(session.pid)
+
+
+def test_a_pack_golive_cannot_run_is_refused_and_the_program_stopped(tmp_path, capsys):
+    pack = tmp_path / "node-pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text("runtime: nodejs\n")
+    assert cli.main(["check", str(PLAIN), "--stack", "production", "--policy-pack", str(pack)]) == 2
+    assert "runtime 'nodejs': golive runs Python policy packs only" in capsys.readouterr().err

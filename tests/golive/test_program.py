@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pulumi_aws
 import pytest
 
-from golive import monitor
+from golive import monitor, program
 from golive.graph import STACK_TYPE, ResourceGraph, ResourceNode, SourcePosition
 from golive.invokes import InvokeResultsError, OfflineProviders, load_invoke_results
 from golive.program import REPO_ROOT, ProgramError, run_program
@@ -397,3 +399,73 @@ def test_results_file_errors_name_the_file(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(InvokeResultsError, match=message):
         load_invoke_results(path)
+
+
+# --- how the program's process is started and ended ------------------------------------------------
+
+def test_on_start_and_on_register_follow_the_program(tmp_path):
+    folder = write_program(tmp_path / "follow", "import pulumi_aws as aws\n"
+                           "topic = aws.sns.Topic('alerts')\n"
+                           "aws.sns.TopicSubscription('oncall', topic=topic.arn, protocol='email', endpoint='a@b.c')\n")
+    prepared = program.prepare_program(folder, "dev")
+    stack = prepared.stack()
+    assert (stack.project, stack.stack, stack.config, stack.resources) == ("follow", "dev",
+                                                                           {"aws:region": "us-east-1"}, [])
+    started, registered = [], []
+    graph = prepared.run(timeout=60, on_start=lambda: started.append(len(registered)),
+                         on_register=registered.append)
+    assert started == [0]  # called once, before the program registered anything
+    assert registered == graph.resources  # every resource, in registration order
+    assert [r.type for r in registered] == [STACK_TYPE, "pulumi:providers:aws", "aws:sns/topic:Topic",
+                                            "aws:sns/topicSubscription:TopicSubscription"]
+
+
+def test_services_started_before_the_program_when_no_port_can_be_held(tmp_path, monkeypatch):
+    monkeypatch.setattr(program, "_reserve_port", lambda: None)
+    folder = write_program(tmp_path / "plain", "import pulumi_aws as aws\naws.sns.Topic('t')\n")
+    graph = run_program(folder, "dev", timeout=60)
+    assert [r.type for r in graph.resources][-1] == "aws:sns/topic:Topic"
+
+
+def test_an_interpreter_that_fails_at_once_is_reported_as_such(tmp_path):
+    folder = write_program(tmp_path / "broken", "import pulumi\n")
+    (folder / "Pulumi.yaml").write_text("name: broken\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n")
+    python = folder / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\necho 'cannot start this interpreter' >&2\nexit 3\n")
+    python.chmod(0o755)
+    with pytest.raises(ProgramError, match=r"exit status 3\): cannot start this interpreter"):
+        run_program(folder, "dev", timeout=60)
+
+
+def test_files_a_program_leaves_open_are_flushed_at_exit(tmp_path):
+    # Reachable only through a reference cycle once the interpreter clears its modules: a plain exit
+    # collects the cycle and so flushes the files; golive's quicker exit must not lose their data.
+    folder = write_program(tmp_path / "openfile", "import sys, types\n"
+                           "log = open('written.txt', 'w')\n"
+                           "log.write('kept open until exit\\n')\n"
+                           "raw = open('written.bin', 'wb')\n"
+                           "raw.write(b'bytes too')\n"
+                           "def files():\n"
+                           "    return log, raw\n"
+                           "holder = sys.modules['open_file_holder'] = types.ModuleType('open_file_holder')\n"
+                           "holder.files = files\n")
+    run_program(folder, "dev", timeout=60)
+    assert (folder / "written.txt").read_text() == "kept open until exit\n"
+    assert (folder / "written.bin").read_bytes() == b"bytes too"
+
+
+def test_engine_services_load_the_protocol_without_the_sdk():
+    # In a fresh interpreter, as `golive check` starts: the SDK stays unloaded, and its classes are the
+    # same ones once something loads it after all.
+    script = (
+        "import sys\n"
+        "import golive.analyzer, golive.monitor\n"
+        "assert 'pulumi' not in sys.modules, sorted(m for m in sys.modules if m.startswith('pulumi'))\n"
+        "from pulumi.runtime.proto import analyzer_pb2, resource_pb2\n"
+        "assert golive.monitor.resource_pb2.RegisterResourceRequest is resource_pb2.RegisterResourceRequest\n"
+        "assert golive.analyzer.analyzer_pb2.AnalyzeRequest is analyzer_pb2.AnalyzeRequest\n"
+        "assert golive.analyzer.analyzer_pb2.MANDATORY == analyzer_pb2.MANDATORY\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

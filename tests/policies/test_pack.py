@@ -1,0 +1,120 @@
+"""The pack adapter over the pinned pulumi-policy SDK: hooks, one shared stack, and linear cost."""
+
+from __future__ import annotations
+
+import gc
+import json
+
+import pytest
+from checklist import emailauth
+from checklist import pack as checklist_pack
+from checklist.model import Resource, Stack, plain
+from checklist.rules import run
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import proto
+from pulumi_policy import policy as sdk
+
+from bench.synthetic import synthetic_graph
+
+
+def _request(graph) -> proto.AnalyzeStackRequest:
+    resources = []
+    for node in graph.resources:
+        props = struct_pb2.Struct()
+        props.update(node.outputs)
+        resources.append(proto.AnalyzerResource(
+            type=node.type, name=node.name, urn=node.urn, properties=props, parent=node.parent or "",
+            dependencies=node.dependencies,
+            propertyDependencies={k: proto.AnalyzerPropertyDependencies(urns=v)
+                                  for k, v in node.property_dependencies.items() if v},
+        ))
+    return proto.AnalyzeStackRequest(resources=resources)
+
+
+@pytest.fixture
+def servicer(monkeypatch):
+    checklist_pack._install_sdk_hooks()
+    servicer = sdk._PolicyAnalyzerServicer("golive-customerio", "0.0.1", checklist_pack.build_policies(),
+                                           sdk.EnforcementLevel.ADVISORY, None, "", None, None, None, None, None)
+    monkeypatch.setattr(checklist_pack, "_stack_context", {
+        "stack": "production", "project": "estate", "config": {}, "secret_keys": frozenset()})
+    return servicer
+
+
+def test_analyze_stack_reports_what_the_rules_find_and_the_sdk_builds_no_copies(servicer, monkeypatch):
+    graph = synthetic_graph(2000)
+    seen_by_sdk = []
+    validate = sdk.StackValidationPolicy.validate
+
+    def spy(self, args, report_violation):
+        seen_by_sdk.append(len(args.resources))
+        return validate(self, args, report_violation)
+
+    monkeypatch.setattr(sdk.StackValidationPolicy, "validate", spy)
+    response = servicer.AnalyzeStack(_request(graph), None)
+    assert seen_by_sdk and set(seen_by_sdk) == {0}  # the SDK's per-policy copies are not built
+
+    stack = Stack(name="production", project="estate", resources=[
+        Resource(type=n.type, name=n.name, urn=n.urn, props=plain(json_format.MessageToDict(_struct(n.outputs))),
+                 parent=n.parent, dependencies=tuple(n.dependencies),
+                 property_dependencies={k: tuple(v) for k, v in n.property_dependencies.items()})
+        for n in graph.resources
+    ])
+    expected = sorted((spec.name, f.urn or "", f.message) for spec in checklist_pack.POLICIES
+                      for f in run(spec.name, stack))
+    # The SDK puts the policy's description in front of the message.
+    got = sorted((d.policyName, d.urn, d.message.split("\n", 1)[-1]) for d in response.diagnostics)
+    assert got == expected and got  # the synthetic estate breaks a few items
+
+
+def _struct(value: dict) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(value)
+    return s
+
+
+def test_collection_is_paused_during_the_call_and_restored(servicer, monkeypatch):
+    states = []
+    original = checklist_pack._current_stack
+
+    def spy():
+        states.append(gc.isenabled())
+        return original()
+
+    monkeypatch.setattr(checklist_pack, "_current_stack", spy)
+    assert gc.isenabled()
+    servicer.AnalyzeStack(_request(synthetic_graph(100)), None)
+    assert states and not any(states)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        servicer.AnalyzeStack(_request(synthetic_graph(100)), None)
+        assert not gc.isenabled()  # a caller's choice is left as it was
+    finally:
+        gc.enable()
+
+
+def test_of_type_keeps_registration_order_across_types():
+    resources = [Resource("a:b:C", "c1"), Resource("a:b:D", "d1"), Resource("a:b:C", "c2"), Resource("a:b:E", "e1"),
+                 Resource("a:b:D", "d2")]
+    stack = Stack(resources=resources)
+    assert [r.name for r in stack.of_type("a:b:D", "a:b:C")] == ["c1", "d1", "c2", "d2"]
+    assert [r.name for r in stack.of_type("a:b:C", "a:b:C")] == ["c1", "c2"]
+    assert [r.name for r in stack.of_type("a:b:X")] == []
+    assert [r.name for r in stack.of_type("a:b:E")] == ["e1"]
+
+
+def test_preload_loads_the_public_suffix_list_once():
+    emailauth.preload()
+    first = emailauth._psl()
+    emailauth.preload()
+    assert emailauth._psl() is first
+    assert emailauth.organizational_domain("cio123.mail.example.co.uk") == "example.co.uk"
+
+
+def test_stack_context_reaches_the_rules_from_configure_stack(servicer):
+    request = proto.AnalyzerStackConfigureRequest(stack="staging", project="p", config={"a:b": "c"},
+                                                  config_secret_keys=["a:b"])
+    servicer.ConfigureStack(request, None)
+    assert checklist_pack._stack_context["secret_keys"] == frozenset({"a:b"})
+    assert json.loads(json.dumps(checklist_pack._stack_context["config"])) == {"a:b": "c"}
