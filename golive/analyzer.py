@@ -11,6 +11,10 @@ pkg/resource/deploy/step_generator.go, sdk/python/cmd/pulumi-language-python/mai
   caches it), Configure with every policy (`golive.policyconfig.reconcile`), then for every registered
   resource - custom, component, provider (default ones too) and the root stack - Remediate and then
   Analyze on its inputs, and at the end one AnalyzeStack with every resource and its outputs.
+- The engine loads its packs before the program runs and analyzes each resource when the program
+  registers it, one resource at a time (its errgroup runs the *packs* of one resource in parallel,
+  not resources); AnalyzeStack comes once the program is done. `AnalyzerSession.launch`/`connect`/
+  `configure`/`analyze`/`finish` follow that rhythm; `start` and `run` do it over a finished graph.
 - Remediate is called for every resource whatever the levels: the engine does not look first.
 - Resources read with `.get` (ReadResource) are neither analyzed nor listed in AnalyzeStack.
 - Top-level `__` keys (a provider's `__internal`) are hidden from Analyze and AnalyzeStack, not from
@@ -428,13 +432,15 @@ class AnalyzerSession:
 
     The engine loads its policy packs before the program runs: the pack needs only the stack's
     identity and config, all known from the project and stack files. `launch` starts the process
-    and returns at once, `connect` then waits for its port and sends Handshake, ConfigureStack and
-    GetAnalyzerInfo, and `run` is given the resource graph once the program has produced it:
+    and returns at once; `connect` waits for its port and sends Handshake, ConfigureStack and
+    GetAnalyzerInfo; `configure` sends Configure; `analyze` sends one resource to Remediate and
+    Analyze as the program registers it; `finish` analyzes what is left and sends AnalyzeStack:
 
     with AnalyzerSession.launch(pack_dir, stack) as session:   # stack: a ResourceGraph, no resources yet
-        graph = run_the_program()
-        session.connect()
-        diagnostics = session.run(config, graph)
+        session.configure(config)                              # connects first
+        for node in registrations_as_they_come():
+            session.analyze(node, nodes_so_far)
+        diagnostics = session.finish(graph)
     """
 
     def __init__(
@@ -466,7 +472,7 @@ class AnalyzerSession:
         self._start_timeout = 30.0
         self._start_deadline = 0.0
         self._tags: dict[str, str] = {}
-        self._connected = False
+        self._connected: bool | BaseException | None = None  # True, or what went wrong
         self._configured = False
         self._analyzed: set[str] = set()  # URNs already sent to Remediate and Analyze
         self._diagnostics: list[Diagnostic] = []
@@ -536,15 +542,22 @@ class AnalyzerSession:
         return session
 
     def connect(self) -> None:
-        """Wait for the launched pack's port, then Handshake, ConfigureStack and GetAnalyzerInfo."""
-        if self._connected:
+        """Wait for the launched pack's port, then Handshake, ConfigureStack and GetAnalyzerInfo.
+        Done once; a failure is raised again by later calls."""
+        if self._connected is not None:
+            if self._connected is not True:
+                raise self._connected
             return
         if self._proc is None or self._closed:
             raise RuntimeError("AnalyzerSession.connect needs a launched, open session")
+        try:
+            self._await_port()
+            self._handshake_and_configure_stack(self._tags)
+            self.info = pack_info_from_proto(self._call("GetAnalyzerInfo", empty_pb2.Empty()), self.project)
+        except BaseException as err:
+            self._connected = err
+            raise
         self._connected = True
-        self._await_port()
-        self._handshake_and_configure_stack(self._tags)
-        self.info = pack_info_from_proto(self._call("GetAnalyzerInfo", empty_pb2.Empty()), self.project)
 
     @property
     def pid(self) -> int | None:

@@ -21,7 +21,7 @@ from .program import prepare_program
 
 if TYPE_CHECKING:
     from .analyzer import AnalyzerSession
-    from .graph import ResourceNode
+    from .graph import ResourceGraph, ResourceNode
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,10 +86,10 @@ class _Follower:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def start(self, stack: object) -> None:
+    def start(self, stack: ResourceGraph) -> None:
         from .analyzer import AnalyzerSession
 
-        self.session = AnalyzerSession.launch(self.pack_dir, stack)  # type: ignore[arg-type]
+        self.session = AnalyzerSession.launch(self.pack_dir, stack)
         self._thread = threading.Thread(target=self._follow, name="golive-pack", daemon=True)
         self._thread.start()
 

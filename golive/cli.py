@@ -97,9 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Entry point of `golive ...` (the console script) and of `python -m golive`."""
     code = main()
-    # Leave the heap to the operating system: the final collection of interpreter shutdown would
-    # walk every object gRPC, protobuf and the SDK loaded (~30 ms) for nothing. Output is flushed
-    # and atexit handlers run as usual.
+    # Leave the heap to the operating system: the final collections of interpreter shutdown would
+    # walk every object gRPC, protobuf and jsonschema loaded, for nothing. golive's output is written
+    # and flushed by now, and atexit handlers run as usual.
     sys.stdout.flush()
     gc.freeze()
     sys.exit(code)

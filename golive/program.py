@@ -124,14 +124,11 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
     project, config, invoke_results = prepared.project, prepared.config, prepared.invoke_results
     python = program_python(project)
     parallel = parallelism()
-    reserved = [_reserve_port(), _reserve_port()]
-    early = all(sock is not None for sock in reserved)
-    if not early:
-        for sock in reserved:
-            if sock is not None:
-                sock.close()
-
     with tempfile.TemporaryDirectory(prefix="golive-run-") as scratch, contextlib.ExitStack() as stack:
+        held = [_reserve_port(), _reserve_port()]
+        reserved = [stack.enter_context(sock) for sock in held if sock is not None]  # closed in any case
+        early = len(reserved) == len(held)
+        ports = [sock.getsockname()[1] for sock in reserved] if early else [0, 0]
         report_file = Path(scratch) / "exception.json"
         stacks_file = Path(scratch) / "stacks.txt"
         out_file, err_file = Path(scratch) / "stdout", Path(scratch) / "stderr"
@@ -162,25 +159,20 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
                 root_dir=project.root, pwd=project.pwd, config=config.values, secret_keys=config.secret_keys,
                 providers=OfflineProviders(config.values, invoke_results), parallel=parallel,
                 callback_timeout=timeout, on_register=on_register)
-            ports = [sock.getsockname()[1] for sock in reserved] if early else [0, 0]  # type: ignore[union-attr]
             servers = stack.enter_context(Servers(preview, monitor_port=ports[0], engine_port=ports[1]))
+            for sock in reserved:
+                sock.close()  # the services hold the ports now
             return preview, servers
 
         out = stack.enter_context(open(out_file, "wb"))
         err = stack.enter_context(open(err_file, "wb"))
         if early:
-            monitor_address, engine_address = (f"127.0.0.1:{sock.getsockname()[1]}"  # type: ignore[union-attr]
-                                               for sock in reserved)
             ready = stack.enter_context(_ReadySignal())
             env["GOLIVE_READY_FD"] = str(ready.read_fd)
-            child = stack.enter_context(_Child(command(monitor_address, engine_address), project.pwd, env, out,
-                                               err, pass_fds=(ready.read_fd,)))
+            child = stack.enter_context(_Child(command(f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"),
+                                               project.pwd, env, out, err, pass_fds=(ready.read_fd,)))
             ready.close_read_end()
-            try:
-                preview, _ = serve()
-            finally:
-                for sock in reserved:
-                    sock.close()  # type: ignore[union-attr]
+            preview, _ = serve()
             ready.send()  # the program waits for this before it makes its first call
         else:
             preview, servers = serve()
