@@ -4,7 +4,9 @@
 `Pulumi.<stack>.yaml` gives the config. Config reaches the program as the CLI hands it to the
 language host: a flat map `namespace:key` → string, where scalars are their text (`true`, `42`)
 and objects or lists are JSON as Go's `json.Marshal` writes it. `secure:` values cannot be
-decrypted offline: the program gets `SECRET_PLACEHOLDER` and the key is listed as secret.
+decrypted offline unless the stack uses the passphrase provider and the passphrase is set
+(golive/passphrase.py); otherwise the program gets `SECRET_PLACEHOLDER`. Either way the key is
+listed as secret.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any
 
 import yaml
 
+from . import passphrase
 from .errors import GoliveError
+from .passphrase import Decrypt
 
 SECRET_PLACEHOLDER = "golive-offline-secret"
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
@@ -226,30 +230,31 @@ def _is_secure(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("secure"), str)
 
 
-def _plaintext(value: Any, where: str) -> tuple[Any, bool]:
-    """The decrypted form of a stack config value (secure → placeholder) and whether any part was secure."""
+def _plaintext(value: Any, where: str, decrypt: Decrypt | None = None) -> tuple[Any, bool]:
+    """The decrypted form of a stack config value and whether any part was secure. Without a
+    decrypter (no passphrase, or a cloud secrets provider) a secure value becomes the placeholder."""
     if _is_secure(value):
-        return SECRET_PLACEHOLDER, True
+        return (decrypt(value["secure"], where) if decrypt else SECRET_PLACEHOLDER), True
     if isinstance(value, dict):
         out, secret = {}, False
         for k, v in value.items():
-            out[str(k)], s = _plaintext(v, where)
+            out[str(k)], s = _plaintext(v, where, decrypt)
             secret = secret or s
         return out, secret
     if isinstance(value, list):
-        items = [_plaintext(v, where) for v in value]
+        items = [_plaintext(v, where, decrypt) for v in value]
         return [v for v, _ in items], any(s for _, s in items)
     if isinstance(value, float) and not math.isfinite(value):
         raise ProjectError(f"{where}: {value!r} is not a number JSON can carry")
     return value, False
 
 
-def config_text(value: Any, where: str) -> tuple[str, bool]:
+def config_text(value: Any, where: str, decrypt: Decrypt | None = None) -> tuple[str, bool]:
     """The string the program receives for one stack config value, and whether it is secret."""
     if _is_secure(value):
-        return SECRET_PLACEHOLDER, True
+        return (decrypt(value["secure"], where) if decrypt else SECRET_PLACEHOLDER), True
     if isinstance(value, (dict, list)) or value is None:
-        plain, secret = _plaintext(value, where)
+        plain, secret = _plaintext(value, where, decrypt)
         return go_json(plain), secret
     return _scalar_text(value), False
 
@@ -277,6 +282,10 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
     section = raw.get("config") or {}
     if not isinstance(section, dict):
         raise ProjectError(f"{file.name}: 'config' must be a mapping")
+    decrypt = None
+    salt = raw.get("encryptionsalt")
+    if isinstance(salt, str) and salt and not raw.get("secretsprovider"):
+        decrypt = passphrase.decrypter(salt, file.name)
 
     values: dict[str, str] = {}
     secrets: set[str] = set()
@@ -286,7 +295,7 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
         where = f"{file.name}: config key '{full}'"
         if full in values:
             raise ProjectError(f"{where} is given twice")
-        values[full], secret = config_text(value, where)
+        values[full], secret = config_text(value, where, decrypt)
         raw_values[full] = value
         if secret:
             secrets.add(full)

@@ -138,6 +138,48 @@ def test_secure_values_become_a_marked_placeholder(tmp_path):
     assert cfg.secret_keys == ["demo:apiKey", "demo:nested"]
 
 
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _passphrase_stack(phrase: str, *, provider: str = "") -> str:
+    from golive.passphrase import encrypt_for_tests
+
+    salt, (key, password) = encrypt_for_tests(phrase, ["tk-0123456789", "hunter2"])
+    return (f"{provider}encryptionsalt: {salt}\n"
+            "config:\n"
+            f"  demo:apiKey:\n    secure: {key}\n"
+            f"  demo:nested:\n    user: admin\n    password:\n      secure: {password}\n")
+
+
+def test_passphrase_secrets_are_decrypted_as_the_cli_does(tmp_path, monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "s3cret phrase")
+    cfg = config(tmp_path, _passphrase_stack("s3cret phrase"))
+    assert cfg.values["demo:apiKey"] == "tk-0123456789"
+    assert json.loads(cfg.values["demo:nested"]) == {"user": "admin", "password": "hunter2"}
+    assert cfg.secret_keys == ["demo:apiKey", "demo:nested"]
+
+
+def test_passphrase_file_and_missing_passphrase(tmp_path, monkeypatch):
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    text = _passphrase_stack("from a file")
+    assert config(_folder(tmp_path / "a"), text).values["demo:apiKey"] == SECRET_PLACEHOLDER  # nothing to decrypt with
+    (tmp_path / "phrase").write_text("from a file\n")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(tmp_path / "phrase"))
+    assert config(_folder(tmp_path / "b"), text).values["demo:apiKey"] == "tk-0123456789"
+
+
+def test_wrong_passphrase_or_a_cloud_provider(tmp_path, monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "wrong")
+    with pytest.raises(GoliveError, match=r"^Pulumi.dev.yaml: incorrect passphrase") as raised:
+        config(_folder(tmp_path / "a"), _passphrase_stack("right"))
+    assert "wrong" not in str(raised.value)
+    # A stack on another secrets provider keeps its salt from an earlier provider; golive cannot decrypt.
+    cloud = config(_folder(tmp_path / "b"), _passphrase_stack("right", provider="secretsprovider: awskms://alias/x\n"))
+    assert cloud.values["demo:apiKey"] == SECRET_PLACEHOLDER
+
+
 def test_overrides_bare_or_namespaced_and_plain(tmp_path):
     cfg = config(tmp_path, "config:\n  demo:apiKey:\n    secure: AAAB\n  demo:a: x\n",
                  overrides=["a=from-cli", "demo:apiKey=plain", "aws:region=eu-west-1", "demo:eq=a=b"])
