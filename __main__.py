@@ -14,6 +14,7 @@ from components import (
     SendingDomainArgs,
     settings,
 )
+from components._checklist import catalog
 
 cfg = settings.load()
 
@@ -30,6 +31,9 @@ credentials = CustomerIoCredentials("customerio", CustomerIoCredentialsArgs(
     rotation_lambda_arn=rotation.function.arn,
     reader_principals=cfg.reader_principals,
     rotation_days=cfg.rotation_days,
+    kinds=cfg.credential_kinds,
+    values=cfg.credential_values,
+    rotation_depends_on=[rotation.permission],
 ))
 zone_id = cfg.zone_id or aws.route53.get_zone(name=cfg.zone_name).zone_id
 domain = SendingDomain("customerio", SendingDomainArgs(
@@ -41,11 +45,19 @@ domain = SendingDomain("customerio", SendingDomainArgs(
     region=cfg.region,
     dmarc=cfg.dmarc,
     link_tracking_host=cfg.link_tracking_host,
+    mx_hosts=cfg.mx_hosts,
+    spf_includes=cfg.spf_includes,
+    spf_all=cfg.spf_all,
 ))
-flag = RolloutFlag("customerio", cfg.environment)
+flag = RolloutFlag("customerio", cfg.environment, initial_stage=cfg.rollout_initial_stage)
 
 pulumi.export("secretArns", {kind: s.arn for kind, s in credentials.secrets.items()})
 pulumi.export("alertTopicArn", alarms.topic.arn)
 pulumi.export("rolloutParameter", flag.parameter.name)
 pulumi.export("sendingSubdomain", cfg.subdomain)
 pulumi.export("region", cfg.region)
+# Only for values that came through secret config: what `golive fingerprints` reads from Secrets
+# Manager otherwise. A fingerprint reveals nothing usable of the key, so it is exported in the clear.
+pulumi.export("credentialFingerprints", {
+    kind: pulumi.Output.unsecret(value.apply(catalog.fingerprint)) for kind, value in cfg.credential_values.items()
+})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -22,6 +22,10 @@ class CustomerIoCredentialsArgs:
     rotation_days: int = catalog.MAX_ROTATION_DAYS
     recovery_window_days: int = 30
     kinds: Sequence[str] = catalog.CREDENTIAL_KINDS
+    # Values from secret config (opt-in): stored as each secret's first version before rotation starts.
+    values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # What must exist before Secrets Manager may call the function: its invoke permission above all.
+    rotation_depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
 class CustomerIoCredentials(pulumi.ComponentResource):
@@ -40,6 +44,8 @@ class CustomerIoCredentials(pulumi.ComponentResource):
         require_int_range("recovery_window_days", args.recovery_window_days, 7, 30)
         for kind in args.kinds:
             require_choice("kinds", kind, catalog.CREDENTIAL_KINDS)
+        for kind in args.values:
+            require_choice("values", kind, tuple(args.kinds))
         child = pulumi.ResourceOptions(parent=self)
 
         self.key = aws.kms.Key(
@@ -73,13 +79,24 @@ class CustomerIoCredentials(pulumi.ComponentResource):
                     ),
                     opts=child,
                 )
+            before_rotation = list(args.rotation_depends_on)
+            if kind in args.values:
+                # Setting up rotation runs the function's testSecret on the current value (AWS's
+                # configuration test), so the value must be there first.
+                before_rotation.append(aws.secretsmanager.SecretVersion(
+                    f"{name}-{kind}-value",
+                    secret_id=secret.id,
+                    secret_string=pulumi.Output.secret(args.values[kind]),
+                    # Rotation and `golive credentials put` move AWSCURRENT on; a deploy must not move it back.
+                    opts=pulumi.ResourceOptions(parent=self, ignore_changes=["versionStages"]),
+                ))
             aws.secretsmanager.SecretRotation(
                 f"{name}-{kind}-rotation",
                 secret_id=secret.id,
                 rotation_lambda_arn=args.rotation_lambda_arn,
                 rotation_rules={"automatically_after_days": args.rotation_days},
                 rotate_immediately=False,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=before_rotation),
             )
             self.secrets[kind] = secret
 

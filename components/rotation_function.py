@@ -53,7 +53,7 @@ class RotationFunction(pulumi.ComponentResource):
             environment={"variables": {"ALERT_TOPIC_ARN": alert_topic_arn}},
             opts=child,
         )
-        aws.lambda_.Permission(
+        self.permission = aws.lambda_.Permission(
             f"{name}-invoke", action="lambda:InvokeFunction", function=self.function.name,
             principal="secretsmanager.amazonaws.com", opts=child,
         )

@@ -79,7 +79,8 @@ class SendingDomain(pulumi.ComponentResource):
                 records=values, opts=child,
             )
 
-        self.mx = record("mx", subdomain, "MX", [f"10 {h}" for h in args.mx_hosts])
+        # No hosts, no record: Route53 refuses an empty one, and the pack reports the missing return path.
+        self.mx = record("mx", subdomain, "MX", [f"10 {h}" for h in args.mx_hosts]) if args.mx_hosts else None
         self.spf = record("spf", subdomain, "TXT", [spf_value(args.spf_includes, args.spf_all)])
         dkim_name = f"{args.dkim_selector}._domainkey.{subdomain}"
         self.dkim = record("dkim", dkim_name, "TXT", [emailauth.split_txt(f"k=rsa; p={args.dkim_public_key.strip()}")])

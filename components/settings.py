@@ -14,6 +14,10 @@ from .validate import InputError, require_choice, require_domain, require_int_ra
 
 # Config keys that would carry a key value; values belong in Secrets Manager (golive credentials put).
 _CREDENTIAL_KEYS = re.compile(r"(site.?id|track.?(api.?)?key|app.?(api.?)?key|api.?key)$", re.IGNORECASE)
+# The opt-in alternative: a value set with `pulumi config set --secret`, stored by `pulumi up` as the
+# secret's first version (encrypted in the state too), and fingerprinted for the keys-distinct rule.
+CREDENTIAL_CONFIG_KEYS: dict[str, str] = {"siteId": "site-id", "trackApiKey": "track-api-key",
+                                          "appApiKey": "app-api-key"}
 
 
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -36,6 +40,13 @@ class Settings:
     reader_principals: list[str] = field(default_factory=list)
     rotation_days: int = catalog.MAX_ROTATION_DAYS
     thresholds: dict[str, float] = field(default_factory=dict)
+    credential_values: dict[str, pulumi.Output[str]] = field(default_factory=dict)  # kind -> secret value
+    credential_kinds: list[str] = field(default_factory=lambda: list(catalog.CREDENTIAL_KINDS))
+    mx_hosts: list[str] = field(default_factory=lambda: ["mxa.mailgun.org", "mxb.mailgun.org"])
+    spf_includes: list[str] = field(default_factory=lambda: ["mailgun.org"])
+    spf_all: str = "~all"
+    alarm_actions_enabled: bool = True
+    rollout_initial_stage: str = catalog.ROLLOUT_STAGES[0]
 
 
 def _string_list(config: pulumi.Config, key: str) -> list[str]:
@@ -97,7 +108,46 @@ def load(config: pulumi.Config | None = None) -> Settings:
         reader_principals=_string_list(config, "readerPrincipals"),
         rotation_days=rotation_days,
         thresholds=thresholds,
+        credential_values={kind: value for key, kind in CREDENTIAL_CONFIG_KEYS.items()
+                           if (value := config.get_secret(key)) is not None},
+        **_optional(config),
     )
+
+
+# SPF's `all` term with each qualifier: a shape. Which qualifiers are acceptable is the pack's call.
+_SPF_ALL = ("+all", "?all", "~all", "-all", "all")
+
+
+def _optional(config: pulumi.Config) -> dict[str, Any]:
+    """Keys with working defaults; what they may be set to beyond their shape is the pack's to judge."""
+    ns, found = config.name, {}
+    kinds = config.get_object("credentialKinds")
+    if kinds is not None:
+        found["credential_kinds"] = _string_list(config, "credentialKinds")
+        for kind in found["credential_kinds"]:
+            require_choice(f"{ns}:credentialKinds", kind, catalog.CREDENTIAL_KINDS)
+    for key, attr in (("mxHosts", "mx_hosts"), ("spfIncludes", "spf_includes")):
+        if config.get_object(key) is not None:
+            found[attr] = [require_domain(f"{ns}:{key}", v) for v in _string_list(config, key)]
+    spf_all = config.get("spfAll")
+    if spf_all is not None:
+        require_choice(f"{ns}:spfAll", spf_all, _SPF_ALL)
+        found["spf_all"] = spf_all
+    enabled = config.get("alarmActionsEnabled")
+    if enabled is not None:
+        found["alarm_actions_enabled"] = _boolean(f"{ns}:alarmActionsEnabled", enabled)
+    stage = config.get("rolloutInitialStage")
+    if stage is not None:
+        if not stage.strip():
+            raise InputError(f"{ns}:rolloutInitialStage: expected a rollout stage such as 0, got an empty value")
+        found["rollout_initial_stage"] = stage.strip()
+    return found
+
+
+def _boolean(key: str, text: str) -> bool:
+    if text not in ("true", "false"):
+        raise InputError(f"{key}: expected true or false, got {text!r}")
+    return text == "true"
 
 
 def _config_keys(namespace: str) -> list[str]:

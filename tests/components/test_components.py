@@ -114,6 +114,12 @@ def test_rollout_flag_created_at_zero_and_ignored_by_deploys(production):
         ('golive:thresholds={"open_rate": 0.5}', "open_rate"),
         ("golive:rotationDays=0", "golive:rotationDays"),
         ("golive:trackApiKey=abcdef0123456789abcd", "golive:trackApiKey"),
+        ("golive:spfAll=-none", "golive:spfAll"),
+        ("golive:mxHosts=mxa.mailgun.org", "golive:mxHosts"),
+        ('golive:spfIncludes=["not a domain"]', "golive:spfIncludes"),
+        ('golive:credentialKinds=["track-key"]', "golive:credentialKinds"),
+        ("golive:alarmActionsEnabled=maybe", "golive:alarmActionsEnabled"),
+        ("golive:rolloutInitialStage= ", "golive:rolloutInitialStage"),
     ],
 )
 def test_malformed_config_fails_naming_the_key(override, message):

@@ -638,3 +638,23 @@ def test_standin_works_with_the_customerio_package(customerio_server: CustomerIo
     client.delete(customer_id="smoke-2")
     assert "smoke-2" not in cio.customers
     assert all(r.authenticated for r in cio.requests)
+
+
+# --- deploy order: rotation is set up by `pulumi up` before `golive credentials put` stores a key ----
+
+
+def test_configuration_test_on_a_secret_with_no_key_yet_passes(rig: Rig) -> None:
+    sm = rig.sm
+    arn = sm.create_secret(Name=f"customerio/{ENVIRONMENT}-new/app-api-key",
+                           Tags=[{"Key": "customerio:credential", "Value": "app-api-key"},
+                                 {"Key": "customerio:region", "Value": "us"}])["ARN"]
+    # moto 5.2 cannot start a rotation of a secret with no value (a 500), so the step is called as the
+    # dispatcher would for AWS's configuration test: an AWSPENDING version without a value, and no
+    # AWSCURRENT value at all.
+    rig.handler.test_secret(sm, arn, str(uuid.uuid4()), sm.describe_secret(SecretId=arn), time.monotonic() + 5)
+    assert rig.cio.requests == []  # nothing was sent to Customer.io
+
+
+def test_configuration_test_fails_when_a_key_exists_but_the_pending_version_is_empty(rig: Rig) -> None:
+    token = rig.start("app-api-key")
+    raises(rig, "app-api-key", "testSecret", token, "createSecret has not run")

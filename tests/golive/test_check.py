@@ -122,22 +122,6 @@ def test_repository_stacks_check_clean(stack, capsys):
     assert report["resourceCount"] > 30
 
 
-@pytest.mark.parametrize(
-    ("override", "policy"),
-    [
-        ("golive:rotationDays=120", "customerio-secret-rotation"),
-        ('golive:thresholds={"bounce_rate": 0.10}', "monitoring-alarm-thresholds"),
-        ('golive:thresholds={"delivery_rate": 0.90}', "monitoring-alarm-thresholds"),
-    ],
-)
-def test_components_and_pack_agree(override, policy, capsys):
-    code = cli.main(["check", str(ROOT), "--stack", "production", "--config", override, "--format", "json"])
-    report = json.loads(capsys.readouterr().out)
-    assert code == 1
-    assert {e["policyName"] for e in report["policyEvents"]} == {policy}
-    assert all(e["source"]["file"].startswith("components/") for e in report["policyEvents"])
-
-
 def test_report_written_whole_to_output(tmp_path, capsys):
     out = tmp_path / "report.sarif"
     code = cli.main(["check", str(PLAIN), "--stack", "production", "--config", "cio-plain:break=flag-25",
