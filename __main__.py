@@ -23,6 +23,7 @@ alarms = DeliveryAlarms("customerio", DeliveryAlarmsArgs(
     alert_emails=cfg.alert_emails,
     alert_https_endpoints=cfg.alert_https_endpoints,
     thresholds=cfg.thresholds,
+    actions_enabled=cfg.alarm_actions_enabled,
 ))
 rotation = RotationFunction("customerio-rotation", cfg.environment, alarms.topic.arn)
 credentials = CustomerIoCredentials("customerio", CustomerIoCredentialsArgs(

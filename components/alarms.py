@@ -45,6 +45,7 @@ class DeliveryAlarmsArgs:
     thresholds: Mapping[str, float] = field(default_factory=dict)  # overrides of the checklist's
     period_seconds: int = 300
     evaluation_periods: int = 2
+    actions_enabled: bool = True  # off only for a maintenance window; the pack blocks it in production
 
 
 class DeliveryAlarms(pulumi.ComponentResource):
@@ -78,7 +79,7 @@ class DeliveryAlarms(pulumi.ComponentResource):
                 alarm_description=f"Customer.io {args.environment}: {signal.meaning} (checklist §5)",
                 alarm_actions=[self.topic.arn],
                 ok_actions=[self.topic.arn],
-                actions_enabled=True,
+                actions_enabled=args.actions_enabled,
                 treat_missing_data=_MISSING_DATA[signal.name],
                 tags={catalog.SIGNAL_TAG: signal.name, "environment": args.environment},
                 opts=child,
