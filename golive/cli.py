@@ -62,6 +62,28 @@ def _parser() -> argparse.ArgumentParser:
     prints.add_argument("--merge", metavar="FILE", help="merge into this policy-pack config file instead of printing")
     prints.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
     prints.add_argument("--aws-region", help="AWS region (default: the environment's)")
+
+    creds = commands.add_parser("credentials", help="store a Customer.io key in its secret, checked first")
+    actions = creds.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("name", metavar="NAME",
+                        help="site-id, track-api-key or app-api-key (or the secret's name customerio/<env>/<kind>)")
+    common.add_argument("--stack", "-s", help="stack whose config gives the environment and regions")
+    common.add_argument("--program-dir", default=".", help="folder holding Pulumi.yaml (default: .)")
+    common.add_argument("--environment", help="environment in the secret name (default: golive:environment)")
+    common.add_argument("--compare-with", action="append", metavar="ENV",
+                        help="non-production environment whose key must differ (repeatable; default: staging "
+                             "for a production environment)")
+    common.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
+    common.add_argument("--aws-region", help="AWS region (default: aws:region in the stack config)")
+    common.add_argument("--customerio-track-url", help="Track API base URL (default: the region's)")
+    common.add_argument("--customerio-api-url", help="App API base URL (default: the region's)")
+    common.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust for Customer.io")
+    common.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for each Customer.io answer (default 10)")
+    actions.add_parser("put", parents=[common], help="read a key on standard input and make it the current value")
+    actions.add_parser("stage", parents=[common],
+                       help="read a key on standard input and stage it (GOLIVE_STAGED) for the next rotation")
     return parser
 
 
@@ -111,4 +133,10 @@ def _check(args: argparse.Namespace) -> int:
     return check.run(args)
 
 
-_COMMANDS = {"check": _check, "fingerprints": _fingerprints}
+def _credentials(args: argparse.Namespace) -> int:
+    from . import credentials  # boto3 and requests load only for this command
+
+    return credentials.run(args)
+
+
+_COMMANDS = {"check": _check, "fingerprints": _fingerprints, "credentials": _credentials}
