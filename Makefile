@@ -4,7 +4,7 @@ VENV := .venv
 PACK_VENV := policies/venv
 BIN := $(VENV)/bin
 
-.PHONY: setup check test lint bench clean
+.PHONY: setup nsd check test lint bench clean
 
 $(VENV)/.installed: requirements.txt policies/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,17 +23,25 @@ $(PACK_VENV)/.installed: policies/requirements.txt
 
 setup: $(VENV)/.installed $(PACK_VENV)/.installed
 
+# The audit's live-DNS tests run a real authoritative server (tests/fakes/nsd.py starts its own on a
+# free loopback port) and fail, not skip, without it: Debian's nsd, installed once (root or sudo).
+nsd:
+	@command -v nsd >/dev/null || [ -x /usr/sbin/nsd ] || { \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nsd; }
+
 check: setup
 	$(BIN)/python -m golive check . --stack production
 
-test: setup
+test: setup nsd
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/python -m ruff check .
 
-bench: setup
+bench: setup nsd
 	$(BIN)/python -m bench
 
 clean:

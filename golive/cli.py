@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("put", parents=[common], help="read a key on standard input and make it the current value")
     actions.add_parser("stage", parents=[common],
                        help="read a key on standard input and stage it (GOLIVE_STAGED) for the next rotation")
+
+    from .audit.command import add_arguments
+
+    add_arguments(commands.add_parser("audit", help="verify the deployed setup against the checklist "
+                                               "(AWS, live DNS, Customer.io)"), smoke=False)
+    add_arguments(commands.add_parser("smoke", help="the fast subset of the audit: can the stored keys reach "
+                                               "Customer.io's Track and App APIs"), smoke=True)
     return parser
 
 
@@ -139,4 +146,17 @@ def _credentials(args: argparse.Namespace) -> int:
     return credentials.run(args)
 
 
-_COMMANDS = {"check": _check, "fingerprints": _fingerprints, "credentials": _credentials}
+def _audit(args: argparse.Namespace) -> int:
+    from .audit import command
+
+    return command.run(args)
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    from .audit import command
+
+    return command.run(args, smoke=True)
+
+
+_COMMANDS = {"check": _check, "fingerprints": _fingerprints, "credentials": _credentials, "audit": _audit,
+             "smoke": _smoke}

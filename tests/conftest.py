@@ -37,3 +37,8 @@ def aws(moto_endpoint):
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=5)
     return moto_endpoint
+
+
+# A real authoritative DNS server (NSD) and a never-answering address, for the live-DNS audit tests.
+from tests.fakes.customerio import customerio_server, customerio_session, customerio_tls  # noqa: E402, F401
+from tests.fakes.nsd import dns_blackhole, nsd, nsd_server  # noqa: E402, F401

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import io
 import json
 import ssl
 import sys
@@ -21,7 +20,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ import boto3
 import pytest
 import requests
 
+from tests.fakes.aws_seed import stub_rotation_function
 from tests.fakes.customerio import CustomerIoStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,13 +158,7 @@ def rig(aws: str, customerio_server: CustomerIoStandIn, rotation: ModuleType, mo
     requests.post(f"{aws}/moto-api/config", json={"batch": {}, "lambda": {"use_docker": False}}, timeout=5)
     iam, lam = boto3.client("iam", endpoint_url=aws), boto3.client("lambda", endpoint_url=aws)
     sns, sqs, sm = (boto3.client(s, endpoint_url=aws) for s in ("sns", "sqs", "secretsmanager"))
-    role = iam.create_role(RoleName="rotation", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}))
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("handler.py", "def handler(event, context):\n    pass\n")
-    function_arn = lam.create_function(FunctionName="customerio-rotation", Runtime="python3.12",
-                                       Role=role["Role"]["Arn"], Handler="handler.handler",
-                                       Code={"ZipFile": archive.getvalue()})["FunctionArn"]
+    function_arn = stub_rotation_function(iam, lam)
     topic = sns.create_topic(Name="golive-alerts")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="golive-alerts")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

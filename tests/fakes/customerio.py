@@ -73,6 +73,12 @@ class TlsFiles:
     server_cert: trustme.LeafCert
 
 
+POSTAL_ADDRESS = "Example Inc., 1 Main Street, Springfield, OR 97477, USA"
+# An email body as CAN-SPAM wants it: an unsubscribe link (Customer.io's Liquid tag) and the postal address.
+COMPLIANT_BODY = ("<p>Hello {{ customer.first_name }}</p><footer>Example Inc.<br>1 Main Street<br>"
+                  "Springfield, OR 97477, USA<br><a href=\"{% unsubscribe_url %}\">Unsubscribe</a></footer>")
+
+
 def _default_campaigns() -> dict[int, dict[str, Any]]:
     return {1: {"id": 1, "name": "Welcome", "active": True, "state": "running"},
             2: {"id": 2, "name": "Win-back", "active": False, "state": "draft"}}
@@ -86,6 +92,7 @@ class _State:
     delay: float = 0.0
     plan_limited: bool = False
     campaigns: dict[int, dict[str, Any]] = field(default_factory=_default_campaigns)
+    actions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # campaign id -> its actions
     sender_identities: list[dict[str, Any]] = field(
         default_factory=lambda: [{"id": 1, "email": "hello@cio123.example.com", "name": "Example"}])
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -210,6 +217,12 @@ class CustomerIoStandIn:
         with self._lock:
             return {k: dict(v) for k, v in self._state.customers.items()}
 
+    def set_campaigns(self, campaigns: list[dict[str, Any]], actions: dict[int, list[dict[str, Any]]]) -> None:
+        """Replace the workspace's campaigns and their actions (each action: id, type, name, body)."""
+        with self._lock:
+            self._state.campaigns = {c["id"]: dict(c) for c in campaigns}
+            self._state.actions = {k: [dict(a) for a in v] for k, v in actions.items()}
+
     def requests_to(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path.split("?", 1)[0] == path]
 
@@ -319,8 +332,11 @@ class CustomerIoStandIn:
         if match and int(match.group(1)) in state.campaigns:
             campaign = state.campaigns[int(match.group(1))]
             if match.group(2):
-                return 200, {"actions": [{"id": 10 * campaign["id"] + 1, "campaign_id": campaign["id"],
-                                          "type": "email", "name": "First email"}]}
+                actions = state.actions.get(campaign["id"])
+                if actions is None:
+                    actions = [{"id": 10 * campaign["id"] + 1, "campaign_id": campaign["id"], "type": "email",
+                                "name": "First email", "body": COMPLIANT_BODY}]
+                return 200, {"actions": actions}
             return 200, {"campaign": campaign}
         return 404, {"meta": {"error": "not found"}}
 

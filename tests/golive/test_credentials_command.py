@@ -22,9 +22,7 @@ import pytest
 
 from golive import cli, customerio
 from golive.pack import catalog
-from tests.fakes.customerio import CustomerIoStandIn, customerio_server, customerio_session, customerio_tls
-
-__all__ = ["customerio_server", "customerio_session", "customerio_tls"]  # fixtures, used by name
+from tests.fakes.customerio import CustomerIoStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGED = "GOLIVE_STAGED"

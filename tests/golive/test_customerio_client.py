@@ -9,9 +9,7 @@ import pytest
 
 from golive import customerio
 from golive.customerio import CustomerIo
-from tests.fakes.customerio import CustomerIoStandIn, customerio_server, customerio_session, customerio_tls
-
-__all__ = ["customerio_server", "customerio_session", "customerio_tls"]  # fixtures, used by name
+from tests.fakes.customerio import CustomerIoStandIn
 
 SITE = "c0ffee5173a9e2d4b6"
 TRACK = "trk-51d3e0a7c9b2f846"

@@ -1,0 +1,193 @@
+"""`golive audit` and `golive smoke` end to end: this repository's production stack config, verified
+against moto (AWS), a real NSD (DNS) and the HTTPS Customer.io stand-in, through the command line.
+
+The seeded world is what `pulumi up` and `golive credentials put` leave behind (tests/fakes/*_seed.py).
+It passes; each fault the issue names fails exactly its check, with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from golive import cli
+from golive.audit.result import Check, CheckResult, Status, failed, passed
+from golive.audit.run import run_checks
+from golive.audit.target import build
+from golive.project import load_project, load_stack_config
+from tests.fakes.aws_seed import PROD, REGION, STAGING, Seed, seed
+from tests.fakes.customerio import CustomerIoStandIn
+from tests.fakes.dns_seed import compliant, route53_seed
+from tests.fakes.nsd import Blackhole, NsdServer
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRETS = (*PROD.values(), *STAGING.values())
+
+
+@dataclass
+class World:
+    aws: Seed
+    dns: NsdServer | Blackhole
+    cio: CustomerIoStandIn
+    outputs: Path
+
+    def argv(self, command: str = "audit", *extra: str) -> list[str]:
+        host, port = self.dns.address
+        args = [command, "--stack", "production", "--program-dir", str(ROOT), "--outputs", str(self.outputs),
+                "--aws-endpoint", self.aws.url, "--aws-region", REGION,
+                "--customerio-track-url", self.cio.url, "--customerio-api-url", self.cio.url,
+                "--ca-bundle", str(self.cio.ca_bundle), "--timeout", "2", "--format", "json"]
+        if command == "audit":
+            args += ["--dns-server", f"{host}:{port}"]
+        return args + list(extra)
+
+
+@pytest.fixture
+def world(aws: str, nsd: NsdServer, customerio_server: CustomerIoStandIn, tmp_path: Path) -> World:
+    target = build("production", load_stack_config(load_project(ROOT), "production").values, "Pulumi.production.yaml")
+    seeded = seed(aws)
+    route53_seed(aws, target)
+    nsd.serve(*compliant(target).values())
+    customerio_server.allow_track(PROD["site-id"], PROD["track-api-key"], region="us")
+    customerio_server.allow_app(PROD["app-api-key"])
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"secretArns": seeded.arns, "alertTopicArn": seeded.topic,
+                                   "rolloutParameter": "/customerio/production/rollout", "region": "us",
+                                   "sendingSubdomain": target.subdomain}))
+    return World(seeded, nsd, customerio_server, outputs)
+
+
+def audit(world: World, capsys: pytest.CaptureFixture[str], *argv: str, command: str = "audit") -> tuple[int, dict]:
+    code = cli.main(world.argv(command, *argv))
+    captured = capsys.readouterr()
+    for value in SECRETS:
+        assert value not in captured.out + captured.err, "a credential value reached the output"
+    return code, json.loads(captured.out)
+
+
+def by_status(report: dict, status: str) -> dict[str, str]:
+    return {c["name"]: c["detail"] for c in report["checks"] if c["status"] == status}
+
+
+def test_the_deployed_compliant_setup_passes(world, capsys):
+    code, report = audit(world, capsys)
+    assert (code, by_status(report, "FAIL"), by_status(report, "WARN")) == (0, {}, {})
+    names = {c["name"] for c in report["checks"]}
+    assert {"customerio-track-api", "customerio-app-api", "customerio-can-spam", "spf", "dkim", "dmarc",
+            "return-path mx", "link tracking", "route53 dkim", "alarm bounce_rate", "alert topic",
+            "rollout flag", "track-api-key differs from staging"} <= names
+    assert report["summary"] == {"pass": len(report["checks"]), "warn": 0, "fail": 0}
+    assert not world.cio.suppress_called
+
+
+def test_dns_timeout_fails_the_dns_checks_only(world, capsys, dns_blackhole):
+    world.dns = dns_blackhole
+    code, report = audit(world, capsys)
+    failing = by_status(report, "FAIL")
+    assert code == 1
+    assert {"spf", "dkim", "dmarc", "return-path mx", "link tracking"} <= set(failing)
+    assert all(n in ("spf", "dkim", "dmarc", "return-path mx", "link tracking") or n.startswith("route53")
+               for n in failing), failing
+    assert "timed out" in failing["spf"]
+
+
+def test_throttling_then_success_passes(world, capsys):
+    world.cio.fail_next(2, 429, api="track")
+    code, report = audit(world, capsys, command="smoke")
+    assert code == 0 and set(by_status(report, "PASS")) == {"customerio-track-api", "customerio-app-api"}
+    assert len(world.cio.requests_to("/api/v1/accounts/region")) == 3
+
+
+def test_a_wrong_region_fails_the_track_check_naming_both(world, capsys):
+    world.cio.allow_track(PROD["site-id"], PROD["track-api-key"], region="eu")
+    code, report = audit(world, capsys)
+    assert (code, set(by_status(report, "FAIL"))) == (1, {"customerio-track-api"})
+    detail = by_status(report, "FAIL")["customerio-track-api"]
+    assert "region eu" in detail and "configured for us" in detail and PROD["site-id"][:4] in detail
+
+
+def test_a_secret_with_no_value_fails_its_lines_and_the_api_check(world, capsys):
+    world.aws.drop_value("app-api-key")
+    code, report = audit(world, capsys)
+    failing = by_status(report, "FAIL")
+    assert code == 1
+    assert "customerio-app-api" in failing and "golive credentials put" in failing["customerio-app-api"]
+    assert all("app-api-key" in n or n in ("customerio-app-api", "customerio-can-spam") for n in failing), failing
+
+
+def test_an_alarm_in_alarm_state_fails_the_audit(world, capsys):
+    world.aws.client("cloudwatch").set_alarm_state(AlarmName=world.aws.alarm_name("bounce_rate"),
+                                                   StateValue="ALARM", StateReason="bounce rate 7% over 2 periods")
+    code, report = audit(world, capsys)
+    failing = by_status(report, "FAIL")
+    assert (code, set(failing)) == (1, {"alarm bounce_rate"})
+    assert "bounce rate 7% over 2 periods" in failing["alarm bounce_rate"]
+
+
+def test_a_campaign_email_without_unsubscribe_or_address_fails_can_spam(world, capsys):
+    world.cio.set_campaigns(
+        [{"id": 7, "name": "Spring sale", "active": True, "state": "running"},
+         {"id": 8, "name": "Old draft", "active": False, "state": "draft"}],
+        {7: [{"id": 71, "type": "email", "name": "Sale email", "body": "<p>50% off</p>"},
+             {"id": 72, "type": "webhook", "name": "Ping"}],
+         8: [{"id": 81, "type": "email", "name": "Draft", "body": "<p>nothing</p>"}]})
+    code, report = audit(world, capsys)
+    failing = by_status(report, "FAIL")
+    assert (code, set(failing)) == (1, {"customerio-can-spam"})
+    assert "Spring sale" in failing["customerio-can-spam"] and "Old draft" not in failing["customerio-can-spam"]
+    assert "unsubscribe" in failing["customerio-can-spam"] and "postal address" in failing["customerio-can-spam"]
+
+
+def test_write_test_identifies_and_deletes_a_profile_and_never_suppresses(world, capsys):
+    code, report = audit(world, capsys, "--write-test")
+    assert code == 0 and "customerio-write-test" in by_status(report, "PASS")
+    writes = [r for r in world.cio.requests if r.method in ("PUT", "DELETE")]
+    assert [r.method for r in writes] == ["PUT", "DELETE"] and writes[0].path == writes[1].path
+    assert world.cio.customers == {} and not world.cio.suppress_called
+    # A second run works as well: nothing was blocked for good.
+    assert audit(world, capsys, "--write-test")[0] == 0
+
+
+def test_reports_as_text_and_junit(world, capsys):
+    argv = [a for a in world.argv() if a not in ("--format", "json")]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "[PASS] customerio-track-api: site ID" in text and "Summary: " in text and "0 failed" in text
+    assert cli.main([*world.argv(), "--format", "junit"]) == 0
+    suite = ET.fromstring(capsys.readouterr().out.split("\n", 1)[1])
+    assert int(suite.get("tests")) > 30 and suite.get("failures") == "0"
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["audit", "--stack", "nosuch", "--program-dir", str(ROOT)], "Pulumi.nosuch.yaml"),
+    (["audit", "--stack", "production", "--program-dir", str(ROOT), "--dns-server", "ns.example.com"],
+     "--dns-server ns.example.com"),
+    (["audit", "--stack", "production", "--program-dir", str(ROOT), "--outputs", "/nonexistent.json"],
+     "--outputs /nonexistent.json"),
+    (["smoke", "--stack", "production", "--program-dir", str(ROOT), "--ca-bundle", "/nonexistent.pem"],
+     "--ca-bundle /nonexistent.pem"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+
+
+def test_checks_run_concurrently_and_a_broken_one_is_reported_not_raised():
+    def slow(name: str) -> Check:
+        return Check(name, "", lambda: (time.sleep(0.3), [passed(name, "ok")])[1])
+
+    def broken() -> list[CheckResult]:
+        raise RuntimeError("boom")
+
+    start = time.perf_counter()
+    results = run_checks([slow("a"), Check("b", "§x", broken), slow("c"), slow("d")])
+    assert time.perf_counter() - start < 0.9  # four 0.3 s checks, not 1.2 s
+    assert [r.name for r in results] == ["a", "b", "c", "d"]  # report order, not finishing order
+    assert results[1] == failed("b", "the check itself failed: RuntimeError: boom", "§x")
+    assert results[1].status is Status.FAIL
