@@ -5,6 +5,8 @@
 2. The pack over a 5,000-resource preview vs a no-op pack with the same policy names and kinds.
    Goal: at most 1.5x the no-op pack's time.
 3. The pack over 50,000 resources vs 5,000. Goal: at most 11x (no quadratic stack rule).
+4. `golive audit` against local servers (bench/audit.py): under 2 s, and its concurrent checks no
+   slower than the slowest check alone plus 20%.
 """
 
 from __future__ import annotations
@@ -115,13 +117,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--resources", type=int, default=5000)
-    parser.add_argument("--only", choices=("check", "pack"))
+    parser.add_argument("--only", choices=("check", "pack", "audit"))
     args = parser.parse_args()
     os.chdir(ROOT)
     if args.only in (None, "check"):
         bench_check_vs_checkov(args.repeat)
     if args.only in (None, "pack"):
         bench_pack_scale(args.resources, max(1, args.repeat // 2))
+    if args.only in (None, "audit"):
+        from bench.audit import bench_audit
+
+        bench_audit(args.repeat)
     return 0
 
 

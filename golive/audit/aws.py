@@ -128,6 +128,7 @@ def new_session() -> boto3.session.Session:
             _loader = create_loader()
         before = len(_loader.search_paths)
         session = boto3.session.Session(botocore_session=_core_session(_loader))
+        session._golive_shared = True  # type: ignore[attr-defined]  # its clients may be shared (below)
         if not first:
             # boto3 appends its data path on every session; keep the first, so the list does not grow.
             del _loader.search_paths[before:]
@@ -161,6 +162,28 @@ class _Failure(Exception):
         return self.code in _NOT_FOUND
 
 
+# Clients are thread-safe where sessions are not: the checks of one audit share one client per service
+# and endpoint instead of each building its own (~5-10 ms of CPU each, which concurrent checks queue for).
+_CLIENTS: dict[tuple[str, str | None, str | None, float], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client(target: AuditTarget, service: str) -> Any:
+    """A client for `service` at the target's endpoint, shared by every check of the process.
+    Raises botocore's errors (NoRegionError, …) as they are; the caller reports them."""
+    endpoints = target.endpoints
+    key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout)
+    if (cached := _CLIENTS.get(key)) is not None:
+        return cached
+    session = new_session()
+    config = Config(connect_timeout=endpoints.timeout, read_timeout=endpoints.timeout,
+                    retries={"max_attempts": ATTEMPTS, "mode": "standard"})
+    with _CLIENTS_LOCK:
+        client = session.client(service, endpoint_url=endpoints.aws_url, region_name=endpoints.aws_region,
+                                config=config)
+        return _CLIENTS.setdefault(key, client)
+
+
 @dataclass(frozen=True)
 class _Aws:
     """One check's clients: its own session (sessions are not thread-safe), the target's endpoint."""
@@ -170,13 +193,22 @@ class _Aws:
 
     def client(self, service: str) -> Any:
         endpoints = self.target.endpoints
+        key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout)
+        shared = getattr(self.session, "_golive_shared", False)
+        if shared and (cached := _CLIENTS.get(key)) is not None:
+            return cached
         config = Config(connect_timeout=endpoints.timeout, read_timeout=endpoints.timeout,
                         retries={"max_attempts": ATTEMPTS, "mode": "standard"})
         try:
-            return self.session.client(service, endpoint_url=endpoints.aws_url, region_name=endpoints.aws_region,
-                                       config=config)
+            with _CLIENTS_LOCK:
+                client = self.session.client(service, endpoint_url=endpoints.aws_url,
+                                             region_name=endpoints.aws_region, config=config)
+                if shared:
+                    client = _CLIENTS.setdefault(key, client)
+            return client
         except BotoCoreError as err:
             raise _Failure(service, type(err).__name__, _hint(err, service, "", endpoints.timeout)) from None
+
 
     def call(self, client: Any, operation: str, resource: str, **params: Any) -> dict[str, Any]:
         try:

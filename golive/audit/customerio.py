@@ -22,11 +22,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import customerio as cio
+from .aws import shared_client
 from .result import Check, CheckResult, failed, passed, warned
 from .target import AuditTarget
 
@@ -42,12 +41,8 @@ class _Unreadable(Exception):
 
 def _secret(target: AuditTarget, kind: str) -> str:
     secret_id = target.secret_ids[kind]
-    timeout = target.endpoints.timeout
-    client = boto3.client("secretsmanager", endpoint_url=target.endpoints.aws_url,
-                          region_name=target.endpoints.aws_region,
-                          config=Config(connect_timeout=timeout, read_timeout=timeout,
-                                        retries={"max_attempts": 3, "mode": "standard"}))
     try:
+        client = shared_client(target, "secretsmanager")
         value = client.get_secret_value(SecretId=secret_id).get("SecretString")
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "error")
