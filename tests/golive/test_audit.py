@@ -191,3 +191,22 @@ def test_checks_run_concurrently_and_a_broken_one_is_reported_not_raised():
     assert [r.name for r in results] == ["a", "b", "c", "d"]  # report order, not finishing order
     assert results[1] == failed("b", "the check itself failed: RuntimeError: boom", "§x")
     assert results[1].status is Status.FAIL
+
+
+def test_progress_shows_on_a_terminal_only():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert run_checks_progress(io.StringIO()) == ""
+    shown = run_checks_progress(Tty())
+    assert shown.endswith("\r  checks: 3/3 done\n") and "checks: 1/3 done" in shown
+
+
+def run_checks_progress(stream) -> str:
+    from golive.audit.run import terminal_progress
+
+    run_checks([Check(n, "", lambda n=n: [passed(n, "ok")]) for n in "abc"], progress=terminal_progress(stream))
+    return stream.getvalue()
