@@ -5,6 +5,11 @@ program's process is started; while its interpreter loads, golive's engine servi
 the policy pack is started, connected and configured (the engine loads its packs before it runs
 the program). Each resource then gets its Remediate and Analyze as the program registers it, and
 AnalyzeStack follows once the program is done.
+
+With `--state FILE` the graph comes from a `pulumi stack export` file instead (`golive.state`), as
+`pulumi policy analyze --file` checks a stack's existing state: no program runs, and the rest of the
+pipeline is the same. `--baseline`/`--write-baseline` (`golive.baseline`) work on the findings once
+they are built, whichever way the graph came.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import queue
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +26,9 @@ from .cli import UsageError, write_output
 from .program import prepare_program
 
 if TYPE_CHECKING:
-    from .analyzer import AnalyzerSession
+    from .analyzer import AnalyzerSession, Diagnostic
+    from .baseline import Baseline
+    from .findings import CheckResult
     from .graph import ResourceGraph, ResourceNode
 
 
@@ -28,9 +36,57 @@ def run(args: argparse.Namespace) -> int:
     pack_dir = Path(args.policy_pack)
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
         raise UsageError(f"--policy-pack {pack_dir}: no PulumiPolicy.yaml there")
+    state_file = args.state
+    if not state_file and not args.stack:
+        raise UsageError("--stack is required to run a program (it is optional only with --state FILE)")
+    if state_file and args.invoke_results:
+        raise UsageError("--invoke-results answers a program's data sources; with --state no program runs")
     file_config = policyconfig.load(args.policy_pack_config)
+    # Bad baseline arguments are found before anything runs, not after.
+    baseline: Baseline | None = None
+    if args.baseline or args.write_baseline:
+        from . import baseline as baselines
+
+        if args.baseline:
+            baseline = baselines.load(args.baseline)
+        if args.write_baseline:
+            baselines.check_writable(args.write_baseline)
+    notes = _Notes()
+    if state_file:
+        run_pack = _check_state(args, pack_dir, file_config, notes)
+    else:
+        run_pack = _check_program(args, pack_dir, file_config)
+    graph, session, diagnostics, closing = run_pack
+    try:
+        from .findings import build_result
+        from .report import render
+
+        result = build_result(
+            graph,
+            session.info,
+            diagnostics,
+            pack_python=session.python.note,
+            remediations=session.remediations,
+            source_root="",
+        )
+        if baseline is not None or args.write_baseline:
+            result = _baseline(args, result, baseline, notes)
+        report = render(args.format, result)
+        if notes:
+            report = _annotate(args.format, report, notes)
+        write_output(report, args.output)
+    finally:
+        closing.join()
+    return result.exit_code()
+
+
+_Run = tuple["ResourceGraph", "AnalyzerSession", "list[Diagnostic]", threading.Thread]
+
+
+def _check_program(args: argparse.Namespace, pack_dir: Path,
+                   file_config: dict[str, policyconfig.PolicyConfig] | None) -> _Run:
     program = prepare_program(
-        args.program_dir,
+        args.program_dir or ".",
         args.stack,
         config_overrides=args.config,
         invoke_results=args.invoke_results,
@@ -51,23 +107,130 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if closing is None:
             follower.close()  # the run failed: nothing keeps the pack
+    return graph, session, diagnostics, closing
 
+
+def _check_state(args: argparse.Namespace, pack_dir: Path,
+                 file_config: dict[str, policyconfig.PolicyConfig] | None, notes: _Notes) -> _Run:
+    from .state import load_state
+
+    loaded = load_state(args.state, stack=args.stack, program_dir=args.program_dir, config_overrides=args.config)
+    graph = loaded.graph
+    notes.state_file = loaded.file
+    notes.undecrypted_secrets = loaded.undecrypted_secrets
+    notes.lines.extend(loaded.notes)
+    follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
+    closing: threading.Thread | None = None
     try:
-        from .findings import build_result
-        from .report import render
-
-        result = build_result(
-            graph,
-            session.info,
-            diagnostics,
-            pack_python=session.python.note,
-            remediations=session.remediations,
-            source_root="",
-        )
-        write_output(render(args.format, result), args.output)
+        # The whole graph is known before the pack starts: it is connected and configured, then
+        # `finish` sends every resource to Remediate and Analyze and ends with AnalyzeStack.
+        follower.start(graph)
+        session = follower.caught_up()
+        diagnostics = session.finish(graph)
+        closing = threading.Thread(target=follower.close, name="golive-pack-close")
+        closing.start()
     finally:
-        closing.join()
-    return result.exit_code()
+        if closing is None:
+            follower.close()
+    return graph, session, diagnostics, closing
+
+
+def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline | None, notes: _Notes) -> CheckResult:
+    from . import baseline as baselines
+
+    found = result.findings
+    if baseline is not None:
+        applied = baselines.apply(result, baseline)
+        result = applied.result
+        notes.baseline = {"file": baseline.file, "hidden": len(applied.hidden), "resolved": applied.resolved}
+        found = applied.hidden
+    if args.write_baseline:
+        # With --baseline too, only what it hid is written back: findings fixed since drop out, new ones
+        # are never let in by the same command that reports them.
+        baselines.write(args.write_baseline, found, result.project, result.stack)
+        notes.written_baseline = {"file": args.write_baseline, "findings": len(found)}
+    return result
+
+
+@dataclass
+class _Notes:
+    """What a report should add about how this check ran; empty on a plain program run."""
+
+    state_file: str | None = None
+    undecrypted_secrets: int = 0
+    baseline: dict[str, object] | None = None
+    written_baseline: dict[str, object] | None = None
+    lines: list[str] = field(default_factory=list)  # from the state loader
+
+    def __bool__(self) -> bool:
+        return bool(self.state_file or self.baseline or self.written_baseline or self.lines)
+
+    def text(self) -> list[str]:
+        out = []
+        if self.state_file:
+            out.append(f"Checked the state file {self.state_file}: the stack as last deployed, not a preview "
+                       "(no program was run).")
+        out.extend(self.lines)
+        if self.baseline:
+            b = self.baseline
+            out.append(f"Baseline {b['file']}: {_plural(int(b['hidden']), 'known finding')} hidden"
+                       + (f"; {b['resolved']} in it no longer found." if b["resolved"] else "."))
+        if self.written_baseline:
+            w = self.written_baseline
+            out.append(f"Baseline written to {w['file']} with {_plural(int(w['findings']), 'finding')}.")
+        return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _annotate(fmt: str, report: str, notes: _Notes) -> str:
+    """Add how the check ran to a rendered report. The reporters know only a preview of a program;
+    until CheckResult carries this, it is added here, each format in its own terms."""
+    import json
+
+    if fmt in ("text", "markdown"):
+        prefix = "" if fmt == "text" else "> "
+        sep = "" if fmt == "text" else "\n"
+        return report.rstrip("\n") + "\n" + sep + "".join(f"{prefix}{line}\n{sep}" for line in notes.text())
+    extra: dict[str, object] = {}
+    if notes.state_file:
+        extra["stateFile"] = notes.state_file
+        if notes.undecrypted_secrets:
+            extra["undecryptedSecrets"] = notes.undecrypted_secrets
+    if notes.baseline:
+        extra["baseline"] = notes.baseline
+    if notes.written_baseline:
+        extra["baselineWritten"] = notes.written_baseline
+    if fmt == "json":
+        document = json.loads(report)
+        if notes.state_file:
+            document["preview"] = False
+        document.update(extra)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "sarif":
+        document = json.loads(report)
+        for sarif_run in document.get("runs", []):
+            properties = sarif_run.setdefault("properties", {})
+            if notes.state_file:
+                properties["preview"] = False
+            properties.update(extra)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "junit":
+        import xml.etree.ElementTree as ET
+
+        root = ET.fromstring(report)
+        for props in root.iter("properties"):
+            for prop in props.iter("property"):
+                if prop.get("name") == "preview" and notes.state_file:
+                    prop.set("value", "false")
+            for name, value in extra.items():
+                ET.SubElement(props, "property", name=name,
+                              value=value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+        ET.indent(root)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return report
 
 
 class _Follower:

@@ -44,8 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="run a Pulumi program offline in preview mode and apply the pack")
-    check.add_argument("program_dir", nargs="?", default=".", help="folder holding Pulumi.yaml (default: .)")
-    check.add_argument("--stack", "-s", required=True, help="stack name; config comes from Pulumi.<stack>.yaml")
+    check.add_argument("program_dir", nargs="?", default=None,
+                       help="folder holding Pulumi.yaml (default: .; with --state, only for the stack's config)")
+    check.add_argument("--stack", "-s",
+                       help="stack name; config comes from Pulumi.<stack>.yaml (with --state: optional, must agree)")
     check.add_argument("--policy-pack", default=str(DEFAULT_PACK), help="policy pack folder (default: policies/)")
     check.add_argument("--policy-pack-config", help="JSON file as for pulumi preview --policy-pack-config")
     check.add_argument("--format", choices=FORMATS, default="text")
@@ -55,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--invoke-results", metavar="FILE",
                        help="JSON or YAML results for provider functions (data sources), by token")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds the program may run (default 300)")
+    check.add_argument("--state", metavar="FILE",
+                       help="check a `pulumi stack export` file (the stack as deployed; - for standard input) "
+                            "instead of running the program")
+    check.add_argument("--baseline", metavar="FILE", help="report only findings that are not in this baseline")
+    check.add_argument("--write-baseline", metavar="FILE", help="save this run's findings as a baseline")
 
     prints = commands.add_parser("fingerprints", help="fingerprints of a non-production stack's credentials")
     prints.add_argument("--stack", "-s", required=True, help="the non-production stack")

@@ -1,0 +1,210 @@
+"""`--baseline` / `--write-baseline`: adopting the pack on a stack with history hides exactly the old
+findings; a new one still shows and still fails the exit status."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from test_state import FIXTURE, SHOP
+
+from golive import cli
+from golive.baseline import apply, dumps, fingerprint, load, normalized_message
+from golive.findings import CheckResult, Finding
+
+ROTATION = SHOP + "aws:secretsmanager/secretRotation:SecretRotation::cio-track-api-key-rotation"
+PLAIN = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "programs" / "cio_plain"
+
+
+def finding(policy: str = "customerio-secret-rotation", urn: str = ROTATION, detail: str = "it rotates every 120 days",
+            level: str = "mandatory") -> Finding:
+    description = "Every Customer.io credential secret rotates at least every 90 days."
+    return Finding(
+        policy_name=policy, policy_pack_name="golive-customerio", policy_pack_version="0.1.0",
+        enforcement_level=level, severity="high", message=f"{description}\n{detail}", description=description,
+        resource_urn=urn, resource_type="aws:secretsmanager/secretRotation:SecretRotation",
+        resource_name=urn.rsplit("::", 1)[-1],
+    )
+
+
+def result(*findings: Finding) -> CheckResult:
+    return CheckResult(project="shop", stack="production", packs=[], resource_count=3, findings=list(findings))
+
+
+def baseline_of(tmp_path: Path, *findings: Finding, stack: str = "production") -> Path:
+    path = tmp_path / "baseline.json"
+    path.write_text(dumps(findings, "shop", stack))
+    return path
+
+
+# --- what counts as the same finding -------------------------------------------------------------------
+
+def test_numbers_in_a_message_do_not_make_a_new_finding():
+    assert fingerprint(finding(detail="it rotates every 120 days")) == fingerprint(
+        finding(detail="it rotates  every 150 days\n")
+    )
+    assert normalized_message(finding(detail="SPF at cio12345.example.com: 11 lookups")) == (
+        "SPF at cio#.example.com: # lookups"
+    )
+    # The level and the pack's version do not either: an old violation made mandatory is still old.
+    assert fingerprint(finding(level="advisory")) == fingerprint(finding())
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        finding(policy="customerio-region"),
+        finding(urn=ROTATION + "-2"),
+        finding(detail="environment variable CIO_APP_KEY holds a credential"),
+    ],
+)
+def test_another_policy_resource_or_subject_is_a_new_finding(other):
+    assert fingerprint(other) != fingerprint(finding(detail="environment variable CIO_TRACK_KEY holds a credential"))
+
+
+def test_baseline_hides_exactly_its_findings_one_each(tmp_path):
+    old = finding()
+    new = finding(detail="environment variable CIO_APP_KEY holds a credential")
+    applied = apply(result(old, old, new), load(str(baseline_of(tmp_path, old))))
+    assert applied.hidden == [old]
+    assert applied.result.findings == [old, new]  # the second copy of the old one is not in the baseline
+    assert applied.result.exit_code() == 1 and applied.resolved == 0
+
+    fixed = apply(result(new), load(str(baseline_of(tmp_path, old))))
+    assert (fixed.hidden, fixed.result.findings, fixed.resolved) == ([], [new], 1)
+
+
+def test_the_written_file_is_for_people_too(tmp_path):
+    data = json.loads(baseline_of(tmp_path, finding()).read_text())
+    assert data["format"] == "golive-baseline" and data["version"] == 1
+    assert (data["project"], data["stack"]) == ("shop", "production")
+    [entry] = data["findings"]
+    assert entry == {
+        "fingerprint": fingerprint(finding()),
+        "policyPack": "golive-customerio",
+        "policyName": "customerio-secret-rotation",
+        "enforcementLevel": "mandatory",
+        "resourceUrn": ROTATION,
+        "message": "it rotates every 120 days",
+    }
+
+
+# --- end to end, on a stack's state ------------------------------------------------------------------
+
+def check(argv: list[str], capsys) -> tuple[int, dict]:
+    code = cli.main(["check", *argv, "--format", "json"])
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err
+    return code, json.loads(captured.out)
+
+
+def test_adopting_the_pack_on_a_stack_with_history(tmp_path, capsys):
+    baseline = tmp_path / "golive-baseline.json"
+    # 1. The stack as it is: everything it already has goes into the baseline (the run reports as usual).
+    code, report = check(["--state", str(FIXTURE), "--write-baseline", str(baseline)], capsys)
+    old = {(e["policyName"], e["resourceUrn"]) for e in report["policyEvents"]}
+    assert code == 1 and len(report["policyEvents"]) == 9
+    assert report["baselineWritten"] == {"file": str(baseline), "findings": 9}
+    assert len(json.loads(baseline.read_text())["findings"]) == 9
+    assert [p.name for p in tmp_path.iterdir()] == [baseline.name]  # no temporary file left behind
+
+    # 2. Nothing changed: nothing to report, and the check passes.
+    code, report = check(["--state", str(FIXTURE), "--baseline", str(baseline)], capsys)
+    assert (code, report["policyEvents"]) == (0, [])
+    assert report["baseline"] == {"file": str(baseline), "hidden": 9, "resolved": 0}
+    assert report["summary"] == {"mandatory": 0, "advisory": 0}
+
+    # 3. A new violation: it shows, alone, and fails the check; the old ones stay hidden.
+    data = json.loads(FIXTURE.read_text())
+    second = copy.deepcopy(data["deployment"]["resources"][4])
+    second["urn"] = second["urn"].replace("cio-track-api-key-rotation", "cio-site-id-rotation")
+    for props in ("inputs", "outputs"):
+        second[props]["rotationRules"]["automaticallyAfterDays"] = 180
+    data["deployment"]["resources"].append(second)
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps(data))
+    code, report = check(["--state", str(later), "--baseline", str(baseline)], capsys)
+    assert code == 1
+    assert [(e["policyName"], e["resourceUrn"]) for e in report["policyEvents"]] == [
+        ("customerio-secret-rotation", second["urn"])
+    ]
+    assert report["baseline"]["hidden"] == 9
+    assert {(e["policyName"], e["resourceUrn"]) for e in report["policyEvents"]}.isdisjoint(old)
+
+    # 4. The old rotation fixed: one entry no longer found; writing back with the same baseline keeps
+    #    only what it hid, so the new violation is not let in by the run that reports it.
+    for props in ("inputs", "outputs"):
+        data["deployment"]["resources"][4][props]["rotationRules"]["automaticallyAfterDays"] = 30
+    later.write_text(json.dumps(data))
+    pruned = tmp_path / "pruned.json"
+    code, report = check(["--state", str(later), "--baseline", str(baseline), "--write-baseline", str(pruned)],
+                         capsys)
+    assert code == 1 and report["baseline"] == {"file": str(baseline), "hidden": 8, "resolved": 1}
+    written = json.loads(pruned.read_text())["findings"]
+    assert len(written) == 8 and ROTATION not in {e["resourceUrn"] for e in written}
+    assert second["urn"] not in {e["resourceUrn"] for e in written}
+
+
+def test_text_report_tells_how_many_were_hidden(tmp_path, capsys):
+    baseline = tmp_path / "b.json"
+    assert cli.main(["check", "--state", str(FIXTURE), "--write-baseline", str(baseline), "--format", "text"]) == 1
+    assert f"Baseline written to {baseline} with 9 findings." in capsys.readouterr().out
+    assert cli.main(["check", "--state", str(FIXTURE), "--baseline", str(baseline)]) == 0
+    out = capsys.readouterr().out
+    assert f"Baseline {baseline}: 9 known findings hidden." in out
+    assert "Summary: 0 mandatory, 0 advisory" in out
+
+
+def test_baseline_on_the_program_path(tmp_path, capsys):
+    baseline = tmp_path / "b.json"
+    argv = [str(PLAIN), "--stack", "production", "--config", "cio-plain:break=flag-25"]
+    code, report = check([*argv, "--write-baseline", str(baseline)], capsys)
+    assert code == 1 and report["preview"] is True
+    code, report = check([*argv, "--baseline", str(baseline)], capsys)
+    assert (code, report["policyEvents"], report["baseline"]["hidden"]) == (0, [], 1)
+
+
+# --- bad input: one line, exit 2 -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("{", "not JSON: Expecting property name"),
+        ("[]", 'not a golive baseline (no "format": "golive-baseline"'),
+        ('{"format": "golive-baseline", "version": 2}', "baseline version 2; this golive reads 1"),
+        ('{"format": "golive-baseline", "version": 1, "project": "shop", "findings": []}',
+         '"project" and "stack" must be non-empty strings'),
+        ('{"format": "golive-baseline", "version": 1, "project": "shop", "stack": "production", "findings": {}}',
+         '"findings" must be a list'),
+        ('{"format": "golive-baseline", "version": 1, "project": "shop", "stack": "production", '
+         '"findings": [{"policyName": "x"}]}', 'findings[0]: no "fingerprint"'),
+        (dumps([], "shop", "staging"), "written for shop/staging, but this check is of shop/production"),
+    ],
+)
+def test_a_malformed_baseline_is_one_line_and_exit_2(text, needle, tmp_path, capsys):
+    path = tmp_path / "baseline.json"
+    path.write_text(text)
+    assert cli.main(["check", "--state", str(FIXTURE), "--baseline", str(path)]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert str(path) in line and needle in line, line
+    assert captured.out == ""
+
+
+def test_unusable_baseline_paths_fail_before_anything_runs(tmp_path, capsys, monkeypatch):
+    import golive.state
+
+    def never(*args, **kwargs):
+        raise AssertionError("the state was read")
+
+    monkeypatch.setattr(golive.state, "load_state", never)
+    assert cli.main(["check", "--state", str(FIXTURE), "--baseline", str(tmp_path / "none.json")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"golive: error: --baseline {tmp_path / 'none.json'}: No such file or directory"
+    ]
+    assert cli.main(["check", "--state", str(FIXTURE), "--write-baseline", str(tmp_path / "no" / "b.json")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"golive: error: --write-baseline {tmp_path / 'no' / 'b.json'}: folder")
+
