@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -97,17 +95,10 @@ def check_writable(path: str) -> None:
 
 def write(path: str, findings: Iterable[Finding], project: str, stack: str) -> None:
     """Whole or not at all: a temporary file beside it, then a rename."""
-    text = dumps(findings, project, stack)
-    target = Path(path)
+    from .cli import write_output
+
     check_writable(path)
-    fd, tmp = tempfile.mkstemp(dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_output(dumps(findings, project, stack), path)
 
 
 def load(path: str) -> Baseline:

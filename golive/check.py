@@ -203,19 +203,14 @@ def _annotate(fmt: str, report: str, notes: _Notes) -> str:
         extra["baseline"] = notes.baseline
     if notes.written_baseline:
         extra["baselineWritten"] = notes.written_baseline
-    if fmt == "json":
+    if fmt in ("json", "sarif"):
         document = json.loads(report)
-        if notes.state_file:
-            document["preview"] = False
-        document.update(extra)
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    if fmt == "sarif":
-        document = json.loads(report)
-        for sarif_run in document.get("runs", []):
-            properties = sarif_run.setdefault("properties", {})
+        # json: the top level; SARIF: each run's property bag.
+        for place in ([document] if fmt == "json" else
+                      [r.setdefault("properties", {}) for r in document.get("runs", [])]):
             if notes.state_file:
-                properties["preview"] = False
-            properties.update(extra)
+                place["preview"] = False
+            place.update(extra)
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if fmt == "junit":
         import xml.etree.ElementTree as ET
