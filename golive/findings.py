@@ -3,10 +3,17 @@
 Every diagnostic is kept, the SDK's "can't run policy ... during preview" ones included: they are what
 the engine shows, and the SDK sends them at ADVISORY even for a mandatory policy, which a report must
 make visible rather than hide.
+
+Waivers: the analyzer protocol carries only a message and a level, so the pack marks a waived finding
+with a first message line `[waived until YYYY-MM-DD by OWNER: REASON]` (policies/checklist/waivers.py)
+and what it says about a waiver itself with `[waiver NAME: expired|stale|not applied]`. `Finding.waived`
+and `Finding.waiver_notice` read those back for the reporters; `detail` leaves the waived line out, so
+a finding reads (and fingerprints, and baselines) the same whether or not it is waived.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +24,27 @@ from .graph import InvokeRecord, ResourceGraph, SourcePosition
 # The CLI's own orders (pkg/backend/display/progress.go enforcementRank, severityRank).
 LEVEL_RANK = {"remediate": 0, "mandatory": 1, "advisory": 2, "disabled": 3}
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
+
+# The pack's markers (checklist/waivers.py `Waiver.marker` and `notices`); tests hold the two together.
+_WAIVED = re.compile(r"\[waived until (?P<expires>[0-9]{4}-[0-9]{2}-[0-9]{2}) by (?P<owner>[^:\n]+): (?P<reason>.*)\]")
+_NOTICE = re.compile(r"\[waiver (?P<name>[^\s:\]]+): (?P<status>expired|stale|not applied)\]")
+
+
+@dataclass(frozen=True)
+class Waived:
+    """The waiver that turned a finding into advice."""
+
+    expires: str  # YYYY-MM-DD, the last day it applies (UTC)
+    owner: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WaiverNotice:
+    """A finding about a waiver itself: `expired`, `stale` or `not applied`."""
+
+    waiver: str  # its id, or "#<n>" by its place in the policy's list
+    status: str
 
 
 @dataclass(frozen=True)
@@ -38,11 +66,27 @@ class Finding:
         return self.enforcement_level == "mandatory"
 
     @property
-    def detail(self) -> str:
-        """The message without the description the SDK puts in front of it."""
+    def _body(self) -> str:
         if self.description and self.message.startswith(self.description):
             return self.message[len(self.description) :].lstrip("\n")
         return self.message
+
+    @property
+    def detail(self) -> str:
+        """The message without the description the SDK puts in front of it, nor a waived marker."""
+        body = self._body
+        first, _, rest = body.partition("\n")
+        return rest if _WAIVED.fullmatch(first) else body
+
+    @property
+    def waived(self) -> Waived | None:
+        match = _WAIVED.fullmatch(self._body.partition("\n")[0])
+        return Waived(match["expires"], match["owner"], match["reason"]) if match else None
+
+    @property
+    def waiver_notice(self) -> WaiverNotice | None:
+        match = _NOTICE.match(self._body)
+        return WaiverNotice(match["name"], match["status"]) if match else None
 
 
 @dataclass(frozen=True)
@@ -72,6 +116,10 @@ class CheckResult:
     @property
     def advisory(self) -> list[Finding]:
         return [f for f in self.findings if f.enforcement_level == "advisory"]
+
+    @property
+    def waived(self) -> list[Finding]:
+        return [f for f in self.findings if f.waived is not None]
 
     def exit_code(self) -> int:
         """1 when anything mandatory fired (the CLI fails the preview then), else 0."""
@@ -152,4 +200,14 @@ def build_result(
     )
 
 
-__all__ = ["LEVEL_RANK", "SEVERITY_RANK", "CheckResult", "Finding", "PackSummary", "build_result", "sort_key"]
+__all__ = [
+    "LEVEL_RANK",
+    "SEVERITY_RANK",
+    "CheckResult",
+    "Finding",
+    "PackSummary",
+    "Waived",
+    "WaiverNotice",
+    "build_result",
+    "sort_key",
+]

@@ -11,6 +11,13 @@ The engine's rules (pkg/resource/analyzer/config.go, pkg/engine/update.go, pulum
 
 Where golive is stricter than the engine, it says so: a key that names no policy of the pack is an
 error here (the engine passes it on silently, or fails later with `invalid enforcement level ""`).
+
+Waivers (`waivers` in a policy whose schema declares it; policies/checklist/waivers.py) are checked
+beyond their schema, before it, so the one line names the policy and the waiver: a malformed one (no
+reason, owner or expiry, a date that is no date, an unknown key, an id used twice), or one expiring
+more than 90 days from today (UTC, or `GOLIVE_TODAY`), is an error. An expired waiver is not: it is
+how a waiver ends, and the pack reports it while the findings it covered block again. An `"all"`
+entry cannot hold waivers, which belong to one policy.
 """
 
 from __future__ import annotations
@@ -222,6 +229,8 @@ def reconcile(
                 f"(its policies: {known})"
             )
 
+    _check_waivers(info, file_config or {}, source)
+
     result = {p.name: PolicyConfig(p.enforcement_level, _defaults(p)) for p in info.policies}
     if info.initial_config:
         _apply(result, info.initial_config)
@@ -234,6 +243,31 @@ def reconcile(
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
         raise ConfigError(prefix + problems[0] + more)
     return result
+
+
+def _check_waivers(info: PackInfo, file_config: Mapping[str, PolicyConfig], source: str) -> None:
+    given = {k: e.properties["waivers"] for k, e in file_config.items() if e.properties and "waivers" in e.properties}
+    if not given:
+        return
+    if "all" in given:
+        raise ConfigError(f'{source}: "all": cannot hold waivers; each belongs to one policy')
+    from .waivers import rules
+
+    try:
+        today = rules.today()
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    problems: list[str] = []
+    for name, raw in given.items():
+        policy = info.policy(name)
+        if policy is None or "waivers" not in policy.config_schema:
+            continue  # not this kind of waivers: the pack's own schema decides
+        waivers, errors = rules.parse_waivers(name, raw)
+        problems += [str(e) for e in errors]
+        problems += [f"{w.policy} waiver {w.name}: {p}" for w in waivers if (p := rules.too_far_ahead(w, today))]
+    if problems:
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {problems[0]}{more}")
 
 
 def configure_request(config: Mapping[str, PolicyConfig]) -> analyzer_pb2.ConfigureAnalyzerRequest:

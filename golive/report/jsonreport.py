@@ -1,17 +1,41 @@
-"""`json`: the streaming engine's `policyEvent` field names (which `pulumi preview --json` leaves out)."""
+"""`json`: the streaming engine's `policyEvent` field names (which `pulumi preview --json` leaves out).
+
+Two keys of golive's own appear on an event only where they apply: `waived` ({reason, owner, expires})
+on a finding a waiver turned into advice, and `waiverNotice` ({waiver, status}) on what the pack says
+about a waiver itself (expired, stale, not applied)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from ..findings import CheckResult
+from ..findings import CheckResult, Finding
 from ..graph import SourcePosition
 from . import counts, register
 
 
 def _source(source: SourcePosition | None) -> dict[str, Any] | None:
     return {"file": source.file, "line": source.line} if source else None
+
+
+def _event(f: Finding) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "policyName": f.policy_name,
+        "policyPackName": f.policy_pack_name,
+        "policyPackVersion": f.policy_pack_version,
+        "enforcementLevel": f.enforcement_level,
+        "severity": f.severity,
+        "message": f.message,
+        "resourceUrn": f.resource_urn,
+        "resourceType": f.resource_type,
+        "resourceName": f.resource_name,
+        "source": _source(f.source),
+    }
+    if (waived := f.waived) is not None:
+        event["waived"] = {"reason": waived.reason, "owner": waived.owner, "expires": waived.expires}
+    if (notice := f.waiver_notice) is not None:
+        event["waiverNotice"] = {"waiver": notice.waiver, "status": notice.status}
+    return event
 
 
 def document(result: CheckResult) -> dict[str, Any]:
@@ -22,21 +46,7 @@ def document(result: CheckResult) -> dict[str, Any]:
         "preview": True,
         "policyPacks": [{"name": p.name, "version": p.version} for p in result.packs],
         "resourceCount": result.resource_count,
-        "policyEvents": [
-            {
-                "policyName": f.policy_name,
-                "policyPackName": f.policy_pack_name,
-                "policyPackVersion": f.policy_pack_version,
-                "enforcementLevel": f.enforcement_level,
-                "severity": f.severity,
-                "message": f.message,
-                "resourceUrn": f.resource_urn,
-                "resourceType": f.resource_type,
-                "resourceName": f.resource_name,
-                "source": _source(f.source),
-            }
-            for f in result.findings
-        ],
+        "policyEvents": [_event(f) for f in result.findings],
         "summary": {"mandatory": mandatory, "advisory": advisory},
         "invokesAnsweredOffline": [
             {"token": i.token, "answered": i.answered, "source": _source(i.source)} for i in result.invokes

@@ -7,6 +7,7 @@ with no finding is one passing <testcase>, so the count says how much was checke
   red or "skipped" mark would mislead (dashboards read skipped as "did not run" and often hide its
   text), while <system-out> is shown next to the test by every dashboard above.
 - a disabled policy -> <skipped>: it really did not run.
+- a waived finding is advisory, so it passes too; <system-out> opens with `[advisory, waived until …]`.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def render(result: CheckResult) -> str:
                     failures += 1
                 else:
                     out = ET.SubElement(case, "system-out")
-                    out.text = f"[{f.enforcement_level}] " + _body(f)
+                    waived = f.waived
+                    level = f"{f.enforcement_level}, waived until {waived.expires}" if waived else f.enforcement_level
+                    out.text = f"[{level}] " + _body(f)
         suite.set("tests", str(tests))
         suite.set("failures", str(failures))
         suite.set("errors", "0")

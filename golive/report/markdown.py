@@ -1,5 +1,8 @@
 """`markdown`: a pull-request comment or `$GITHUB_STEP_SUMMARY`: a verdict headline, then one table row per
-finding (level, severity, policy, resource, file:line, message)."""
+finding (level, severity, policy, resource, file:line, message).
+
+A waived finding's level reads `🔕 waived` and its message opens with the waiver's expiry, owner and
+reason; the headline counts the waived ones among the advisory."""
 
 from __future__ import annotations
 
@@ -22,16 +25,21 @@ def _code(text: str) -> str:
 
 def _row(f: Finding) -> str:
     resource = f"{_code(display_type(f.resource_type))} {_cell(f.resource_name)}" if f.resource_type else ""
+    level = f"{_ICON.get(f.enforcement_level, '')} {f.enforcement_level}"
+    message = _cell(f.detail or f.description)
+    if (waived := f.waived) is not None:
+        level = "🔕 waived"
+        message = f"**Waived until {waived.expires} by {_cell(waived.owner)}**: {_cell(waived.reason)}<br>{message}"
     return (
         "| "
         + " | ".join(
             [
-                f"{_ICON.get(f.enforcement_level, '')} {f.enforcement_level}",
+                level,
                 f.severity or "",
                 _code(f.policy_name),
                 resource,
                 _code(location(f.source)),
-                _cell(f.detail or f.description),
+                message,
             ]
         )
         + " |"
@@ -42,10 +50,11 @@ def _row(f: Finding) -> str:
 def render(result: CheckResult) -> str:
     mandatory, advisory = counts(result)
     target = f"`{result.project}` / `{result.stack}`"
+    waived = f" ({len(result.waived)} waived)" if result.waived else ""
     if mandatory:
-        headline = f"## ❌ golive: {target} would be blocked — {mandatory} mandatory, {advisory} advisory"
+        headline = f"## ❌ golive: {target} would be blocked — {mandatory} mandatory, {advisory} advisory{waived}"
     elif advisory:
-        headline = f"## ⚠️ golive: {target} passes with {plural(advisory, 'advisory finding')}"
+        headline = f"## ⚠️ golive: {target} passes with {plural(advisory, 'advisory finding')}{waived}"
     else:
         headline = f"## ✅ golive: {target} passes every policy"
     packs = ", ".join(f"`{p.name}@v{p.version}`" for p in result.packs)

@@ -4,6 +4,10 @@ One run; one rule per policy of each pack (so a clean run still shows what was c
 finding, located at the resource's declaration (paths relative to the repository, `%SRCROOT%`), with the
 resource URN as logical location. A finding on a resource whose declaration is unknown (a default provider,
 the stack) points at the program's Pulumi.yaml, since code scanning drops results without a file.
+
+A waived finding carries an accepted `external` suppression (the waiver lives in the pack config, not in
+the source) with the waiver's reason as justification, and its owner and expiry as properties; its
+fingerprint is the unwaived one's, so code scanning sees the same alert, now suppressed.
 """
 
 from __future__ import annotations
@@ -130,6 +134,15 @@ def document(result: CheckResult) -> dict[str, Any]:
         }
         if f.severity:
             entry["properties"]["severity"] = f.severity
+        if (waived := f.waived) is not None:
+            entry["suppressions"] = [
+                {
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": waived.reason,
+                    "properties": {"owner": waived.owner, "expires": waived.expires},
+                }
+            ]
         results.append(entry)
 
     run: dict[str, Any] = {

@@ -1,5 +1,8 @@
 """`text`: the Pulumi CLI's `Policies:` block (pkg/backend/display/progress.go printPolicies), plus where
-each resource is declared, a summary line and the data sources that were answered offline."""
+each resource is declared, a summary line and the data sources that were answered offline.
+
+A waived finding shows as the CLI shows it, advisory with the pack's `[waived until … by …: …]` line
+under the description; the summary counts the waived ones among the advisory."""
 
 from __future__ import annotations
 
@@ -42,8 +45,9 @@ def render(result: CheckResult) -> str:
 
     mandatory, advisory = counts(result)
     verdict = "the preview would fail" if mandatory else "the preview would pass"
+    waived = len(result.waived)
     out.append(
-        f"Summary: {mandatory} mandatory, {advisory} advisory over "
+        f"Summary: {mandatory} mandatory, {advisory} advisory{f' ({waived} waived)' if waived else ''} over "
         f"{plural(result.resource_count, 'resource')} of {result.project}/{result.stack}: {verdict}."
     )
     if result.invokes:

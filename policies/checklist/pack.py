@@ -13,6 +13,10 @@ Three SDK hooks, all guarded by tests against the pinned pulumi-policy version:
   building them was most of the call's time on a large stack.
 - A finding may be advice (`Finding.advisory`), and every finding in a non-production stack is:
   the diagnostic is then sent at ADVISORY whatever the policy's level. Levels only go down.
+
+Waivers (`checklist/waivers.py`) are applied here and nowhere else, once per policy, between the rule
+and the report: a waived finding is advice like any other, so it reaches the engine through the same
+hook and is shown, marked, instead of dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 from google.protobuf import json_format
@@ -38,7 +43,7 @@ from pulumi_policy import (
 )
 from pulumi_policy import policy as _sdk
 
-from . import emailauth
+from . import emailauth, waivers
 from .catalog import CHECKLIST, POLICIES, PRODUCTION_PATTERNS_SCHEMA, PolicySpec
 from .model import Resource, Stack, plain
 from .recognize import is_production
@@ -169,6 +174,15 @@ def _current_stack() -> Stack:
     return _local.stack
 
 
+def _today() -> date:
+    try:
+        return waivers.today()
+    except ValueError:
+        # A malformed GOLIVE_TODAY is an operator's slip (golive refuses it before the pack runs); the
+        # real date is the honest reading.
+        return datetime.now(UTC).date()
+
+
 def _validation(spec: PolicySpec) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config: Mapping[str, Any] = args.get_config() or {}
@@ -183,7 +197,10 @@ def _validation(spec: PolicySpec) -> Callable[[StackValidationArgs, ReportViolat
             config=stack.config,
             secret_keys=stack.secret_keys,
         )
-        for finding in run(spec.name, stack, config):
+        findings = run(spec.name, stack, {k: v for k, v in config.items() if k != "waivers"})
+        if config.get("waivers"):
+            findings = waivers.apply(spec.name, findings, config["waivers"], stack, _today())
+        for finding in findings:
             report_violation(finding.message, finding.urn, finding.advisory or not production)  # type: ignore[call-arg]
 
     return validate
@@ -193,7 +210,7 @@ def build_policies() -> list[StackValidationPolicy]:
     policies = []
     for spec in POLICIES:
         name = RULES[spec.name].spec.name  # a catalog entry without a rule fails here, at start-up
-        schema = {**spec.config, "productionStackPatterns": PRODUCTION_PATTERNS_SCHEMA}
+        schema = spec.schema()
         policies.append(
             StackValidationPolicy(
                 name=name,
