@@ -1,9 +1,11 @@
-"""The production setup for Customer.io: stack config in, the five components out."""
+"""The production setup for Customer.io: stack config in, the six components out."""
 
 import pulumi
 import pulumi_aws as aws
 
 from components import (
+    AutoRollback,
+    AutoRollbackArgs,
     CustomerIoCredentials,
     CustomerIoCredentialsArgs,
     DeliveryAlarms,
@@ -51,6 +53,15 @@ domain = SendingDomain("customerio", SendingDomainArgs(
     spf_all=cfg.spf_all,
 ))
 flag = RolloutFlag("customerio", cfg.environment, initial_stage=cfg.rollout_initial_stage)
+if cfg.rollout.auto_rollback and cfg.rollout.trigger_signals:
+    AutoRollback("customerio-rollback", AutoRollbackArgs(
+        environment=cfg.environment,
+        flag_name=flag.parameter.name,
+        flag_arn=flag.parameter.arn,
+        alert_topic_arn=alarms.topic.arn,
+        trigger_alarms={signal: alarms.alarms[signal].name for signal in cfg.rollout.trigger_signals},
+        triggers=cfg.rollout.triggers,
+    ))
 
 pulumi.export("secretArns", {kind: s.arn for kind, s in credentials.secrets.items()})
 pulumi.export("alertTopicArn", alarms.topic.arn)

@@ -7,6 +7,8 @@
 3. The pack over 50,000 resources vs 5,000. Goal: at most 11x (no quadratic stack rule).
 4. `golive audit` against local servers (bench/audit.py): under 2 s, and its concurrent checks no
    slower than the slowest check alone plus 20%.
+5. `should_use_cio` against bare `hashlib.md5(id).digest()` over the same ids (bench/rollout.py).
+   Goal: at most 1.6x.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--resources", type=int, default=5000)
-    parser.add_argument("--only", choices=("check", "pack", "audit"))
+    parser.add_argument("--only", choices=("check", "pack", "audit", "rollout"))
     args = parser.parse_args()
     os.chdir(ROOT)
     if args.only in (None, "check"):
@@ -128,6 +130,10 @@ def main() -> int:
         from bench.audit import bench_audit
 
         bench_audit(args.repeat)
+    if args.only in (None, "rollout"):
+        from bench.rollout import bench_should_use_cio
+
+        bench_should_use_cio(args.repeat)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from . import settings
 from .alarms import DeliveryAlarms, DeliveryAlarmsArgs
+from .auto_rollback import AutoRollback, AutoRollbackArgs
 from .credentials import CustomerIoCredentials, CustomerIoCredentialsArgs
 from .rollout import RolloutFlag
 from .rotation_function import RotationFunction
@@ -9,6 +10,8 @@ from .sending_domain import DmarcArgs, SendingDomain, SendingDomainArgs
 from .validate import InputError
 
 __all__ = [
+    "AutoRollback",
+    "AutoRollbackArgs",
     "CustomerIoCredentials",
     "CustomerIoCredentialsArgs",
     "DeliveryAlarms",

@@ -8,6 +8,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from ._lambda import execution_role
+
 HANDLER_DIR = Path(__file__).resolve().parent / "rotation"
 
 
@@ -16,19 +18,7 @@ class RotationFunction(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("golive:credentials:RotationFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                               "Principal": {"Service": "lambda.amazonaws.com"}}],
-            }),
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-logs", role=role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", opts=child,
-        )
+        role = execution_role(name, child)
         aws.iam.RolePolicy(
             f"{name}-access", role=role.id,
             policy=pulumi.Output.from_input(alert_topic_arn).apply(lambda topic: json.dumps({

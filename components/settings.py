@@ -8,6 +8,9 @@ from typing import Any
 
 import pulumi
 
+from golive.rollout.plan import Plan, PlanError
+from golive.rollout.plan import parse as parse_rollout_plan
+
 from ._checklist import catalog
 from .sending_domain import DmarcArgs
 from .validate import InputError, require_choice, require_domain, require_int_range, require_number
@@ -47,6 +50,9 @@ class Settings:
     spf_all: str = "~all"
     alarm_actions_enabled: bool = True
     rollout_initial_stage: str = catalog.ROLLOUT_STAGES[0]
+    # The staged rollout plan (`golive:rollout`): parsed by the same function `golive rollout` uses, so
+    # the program refuses at preview any key the command would refuse later.
+    rollout: Plan = field(default_factory=Plan)
 
 
 def _string_list(config: pulumi.Config, key: str) -> list[str]:
@@ -141,6 +147,10 @@ def _optional(config: pulumi.Config) -> dict[str, Any]:
         if not stage.strip():
             raise InputError(f"{ns}:rolloutInitialStage: expected a rollout stage such as 0, got an empty value")
         found["rollout_initial_stage"] = stage.strip()
+    try:
+        found["rollout"] = parse_rollout_plan(config.get_object("rollout"), f"{ns}:rollout")
+    except PlanError as err:
+        raise InputError(str(err)) from None
     return found
 
 

@@ -98,7 +98,53 @@ def _parser() -> argparse.ArgumentParser:
                                                "(AWS, live DNS, Customer.io)"), smoke=False)
     add_arguments(commands.add_parser("smoke", help="the fast subset of the audit: can the stored keys reach "
                                                "Customer.io's Track and App APIs"), smoke=True)
+
+    from .rollout.command import add_arguments as add_rollout_arguments
+
+    add_rollout_arguments(commands.add_parser("rollout", help="the staged rollout flag: status, advance, rollback, "
+                                                         "set STAGE, history"))
+    _add_waiver_arguments(commands)
     return parser
+
+
+def _add_waiver_arguments(commands: argparse._SubParsersAction) -> None:
+    """`waivers` and `explain`: declared here (cheap), implemented in golive.waivers and golive.explain."""
+    waivers = commands.add_parser("waivers", help="list, add and check the waivers in a pack config file")
+    actions = waivers.add_subparsers(dest="action", required=True)
+    file_help = "the pack config file (default: policy-config.json)"
+    listing = actions.add_parser("list", help="every waiver in the file with its status today")
+    listing.add_argument("--policy-pack-config", default="policy-config.json", metavar="FILE", help=file_help)
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    add = actions.add_parser("add", help="add a waiver to a policy (a reason, an owner, at most 90 days)")
+    add.add_argument("policy", metavar="POLICY")
+    # Not required by argparse: golive says what is missing in one line, as for any other bad waiver.
+    add.add_argument("--reason", help="why the finding is accepted, and what ends it")
+    add.add_argument("--owner", help="who answers for it (a handle, team or e-mail; no colon)")
+    add.add_argument("--expires", metavar="YYYY-MM-DD", help="last day it applies (UTC), at most 90 days ahead")
+    add.add_argument("--stack", dest="stacks", action="append", metavar="PATTERN",
+                     help="stack-name pattern (repeatable; default: every stack)")
+    add.add_argument("--resource", dest="resources", action="append", metavar="PATTERN",
+                     help="resource URN, type or name pattern (repeatable; default: every finding of the policy)")
+    add.add_argument("--id", help="a name for the waiver in reports (default: #<its place in the list>)")
+    add.add_argument("--policy-pack-config", default="policy-config.json", metavar="FILE", help=file_help)
+    check = actions.add_parser("check", help="run golive check and report active, expired and stale waivers")
+    check.add_argument("program_dir", nargs="?", default=".", help="folder holding Pulumi.yaml (default: .)")
+    check.add_argument("--stack", "-s", required=True, help="stack name; config comes from Pulumi.<stack>.yaml")
+    check.add_argument("--policy-pack-config", default="policy-config.json", metavar="FILE", help=file_help)
+    check.add_argument("--policy-pack", default=str(DEFAULT_PACK), help="policy pack folder (default: policies/)")
+    check.add_argument("--config", "-c", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value (repeatable), as pulumi config set would")
+    check.add_argument("--invoke-results", metavar="FILE",
+                       help="JSON or YAML results for provider functions (data sources), by token")
+    check.add_argument("--timeout", type=float, default=300.0, help="seconds the program may run (default 300)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--output", "-o", help="write the report here instead of standard output")
+
+    explain = commands.add_parser("explain", help="a policy: its checklist section, why, thresholds in force, "
+                                  "how to fix and how to waive it")
+    explain.add_argument("policy", metavar="POLICY")
+    explain.add_argument("--policy-pack-config", metavar="FILE", help="show the thresholds and waivers this file sets")
+    explain.add_argument("--stack", "-s", help="say whether this stack counts as production")
 
 
 def _fingerprints(args: argparse.Namespace) -> int:
@@ -165,5 +211,23 @@ def _smoke(args: argparse.Namespace) -> int:
     return command.run(args, smoke=True)
 
 
+def _rollout(args: argparse.Namespace) -> int:
+    from .rollout import command
+
+    return command.run(args)
+
+
+def _waivers(args: argparse.Namespace) -> int:
+    from . import waivers
+
+    return waivers.run(args)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from . import explain
+
+    return explain.run(args)
+
+
 _COMMANDS = {"check": _check, "fingerprints": _fingerprints, "credentials": _credentials, "audit": _audit,
-             "smoke": _smoke}
+             "smoke": _smoke, "rollout": _rollout, "waivers": _waivers, "explain": _explain}

@@ -46,14 +46,10 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ReadTimeoutError,
 )
 from botocore.loaders import Loader, create_loader
 
+from ..awserrors import ATTEMPTS, hint
 from ..errors import GoliveError
 from ..pack import catalog
 from .result import Check, CheckResult, failed, mask_site_id, passed, warned
@@ -82,7 +78,6 @@ SECTION_ROLLOUT = "§7 rollout"
 CURRENT, PENDING, STAGED = "AWSCURRENT", "AWSPENDING", "GOLIVE_STAGED"
 STALE_AFTER = timedelta(days=1)  # a rotation step retried for longer than this is not going to finish
 # Bounded: one audit makes dozens of calls, and a dead endpoint should become a FAIL line in seconds.
-ATTEMPTS = 3
 ENVIRONMENT_TAG = "environment"
 _MAX_PAGES = 100  # a listing that never ends (a server bug) must not hang the audit
 
@@ -95,7 +90,6 @@ SessionFactory = Callable[[], boto3.session.Session]
 Clock = Callable[[], datetime]
 
 _NOT_FOUND = {"ResourceNotFoundException", "ParameterNotFound", "NotFound", "NoSuchHostedZone"}
-_THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 
 
 class AwsAuditError(GoliveError):
@@ -249,24 +243,7 @@ class _Aws:
 
 
 def _hint(err: Exception, action: str, code: str, timeout: float) -> str:
-    """What to do about a failed call; built from the error's class and code, never its text."""
-    if code.startswith("AccessDenied") or code in ("UnauthorizedOperation", "AuthorizationError", "HTTP 403"):
-        return f"the auditing identity may not call {action}: grant it read access"
-    if code in _THROTTLED:
-        return "AWS throttled the audit's calls; run it again in a minute"
-    if code in ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException"):
-        return "the AWS credentials are not valid: refresh them"
-    if isinstance(err, (ConnectTimeoutError, ReadTimeoutError)):
-        return f"AWS did not answer within {timeout:g}s ({ATTEMPTS} attempts)"
-    if isinstance(err, EndpointConnectionError):
-        return "could not connect to the AWS endpoint; check the network and the endpoint URL"
-    if isinstance(err, NoCredentialsError):
-        return "no AWS credentials found: set AWS_PROFILE or the AWS_* credential variables"
-    if isinstance(err, NoRegionError):
-        return "no AWS region set: set AWS_REGION or give the audit a region"
-    if isinstance(err, BotoCoreError):
-        return "the call to AWS failed before an answer came back"
-    return "AWS refused the call"
+    return hint(err, action, code, timeout, denied_fix="grant the auditing identity read access")
 
 
 def _guard(name: str, section: str, body: Callable[[list[CheckResult]], None]) -> Callable[[], list[CheckResult]]:

@@ -85,6 +85,27 @@ SIGNALS: dict[str, Signal] = {
 
 ROLLOUT_FLAG_TAG = "customerio:rollout-flag"
 ROLLOUT_STAGES: tuple[str, ...] = ("0", "internal", "10", "50", "100")
+# The plan's clock (internal at T-1h, 10% at T-0, 50% at T+1h, 100% at T+2h): the least time, in
+# minutes, the flag stays at a stage before it may move on. Leaving 0 waits on the gates instead.
+ROLLOUT_DWELL_MINUTES: dict[str, float] = {"0": 0, "internal": 60, "10": 60, "50": 60}
+# The plan's Rollback Trigger column: at each stage, the signals whose alarm sets the flag back to 0.
+# The internal stage rolls back on error reports, which people make, not alarms.
+ROLLOUT_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "internal": (),
+    "10": ("api_error_rate",),
+    "50": ("api_error_rate", "bounce_rate"),
+    "100": ("api_error_rate", "bounce_rate"),
+}
+# Pre-launch gates: T-24h final staging test pass, T-12h production smoke tests.
+ROLLOUT_GATES: tuple[str, ...] = ("staging", "smoke")
+ROLLOUT_STAGING_ENVIRONMENT = "staging"
+ROLLBACK_STEPS: tuple[str, ...] = (
+    "Set feature flag to 0% (immediate - no deploy needed)",
+    "Pause all active campaigns in Customer.io dashboard",
+    "Investigate logs and error reports",
+    "Fix issue, test in staging",
+    "Resume staged rollout from 10%",
+)
 
 # --- Stack recognition --------------------------------------------------------------------------
 
@@ -118,6 +139,10 @@ class PolicySpec:
     def defaults(self) -> dict[str, Any]:
         return {k: v["default"] for k, v in self.config.items() if "default" in v}
 
+    def schema(self) -> dict[str, dict[str, Any]]:
+        """The config schema the pack declares: the policy's own properties and the shared ones."""
+        return {**self.config, "productionStackPatterns": PRODUCTION_PATTERNS_SCHEMA, "waivers": WAIVERS_SCHEMA}
+
 
 _STRING_LIST = {"type": "array", "items": {"type": "string"}}
 PRODUCTION_PATTERNS_SCHEMA = {
@@ -135,6 +160,33 @@ ESP_DOMAINS_SCHEMA = {
     "default": list(DEFAULT_ESP_DOMAINS),
     "description": "Domains of Customer.io's mail senders; an SPF include or MX host under one of "
     "them marks the record's name as a sending domain.",
+}
+
+# A waiver accepts a policy's findings for a while; checklist/waivers.py applies them. The schema catches
+# what the engine can check when it reads the config (shape, required keys, a typo such as `resource`,
+# which would otherwise widen the waiver to every resource); dates relative to today are the pack's.
+WAIVER_MAX_DAYS = 90
+_WAIVER_PATTERNS = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+WAIVERS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "default": [],
+    "description": "Findings of this policy accepted until a date: each with a reason, an owner and an "
+    f"expiry (YYYY-MM-DD, valid through that day in UTC, at most {WAIVER_MAX_DAYS} days ahead), for stacks "
+    "matching `stacks` (default all) and resources whose URN, type or name matches `resources` (default all).",
+    "items": {
+        "type": "object",
+        "required": ["reason", "owner", "expires"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+            "reason": {"type": "string", "pattern": "\\S"},
+            # The owner ends the `[waived until … by OWNER: REASON]` marker, so it cannot hold a colon.
+            "owner": {"type": "string", "pattern": "^[^:\\r\\n]*[^:\\s][^:\\r\\n]*$"},
+            "expires": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+            "stacks": _WAIVER_PATTERNS,
+            "resources": _WAIVER_PATTERNS,
+        },
+    },
 }
 
 POLICIES: tuple[PolicySpec, ...] = (
