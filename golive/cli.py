@@ -39,7 +39,9 @@ def write_output(text: str, path: str | None) -> None:
         raise
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """All commands, or only `only`: declaring `audit` and `rollout` imports their modules, and
+    `check` runs on a stopwatch."""
     parser = argparse.ArgumentParser(prog="golive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -92,17 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("stage", parents=[common],
                        help="read a key on standard input and stage it (GOLIVE_STAGED) for the next rotation")
 
-    from .audit.command import add_arguments
+    if only in (None, "audit", "smoke"):
+        from .audit.command import add_arguments
 
-    add_arguments(commands.add_parser("audit", help="verify the deployed setup against the checklist "
-                                               "(AWS, live DNS, Customer.io)"), smoke=False)
-    add_arguments(commands.add_parser("smoke", help="the fast subset of the audit: can the stored keys reach "
-                                               "Customer.io's Track and App APIs"), smoke=True)
+        add_arguments(commands.add_parser("audit", help="verify the deployed setup against the checklist "
+                                                   "(AWS, live DNS, Customer.io)"), smoke=False)
+        add_arguments(commands.add_parser("smoke", help="the fast subset of the audit: can the stored keys "
+                                                   "reach Customer.io's Track and App APIs"), smoke=True)
+    if only in (None, "rollout"):
+        from .rollout.command import add_arguments as add_rollout_arguments
 
-    from .rollout.command import add_arguments as add_rollout_arguments
-
-    add_rollout_arguments(commands.add_parser("rollout", help="the staged rollout flag: status, advance, rollback, "
-                                                         "set STAGE, history"))
+        add_rollout_arguments(commands.add_parser("rollout", help="the staged rollout flag: status, advance, "
+                                                             "rollback, set STAGE, history"))
     _add_waiver_arguments(commands)
     return parser
 
@@ -166,7 +169,8 @@ def _fingerprints(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(argv[0] if argv and argv[0] in _COMMANDS else None).parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
     except GoliveError as err:
