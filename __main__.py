@@ -37,6 +37,7 @@ credentials = CustomerIoCredentials("customerio", CustomerIoCredentialsArgs(
     kinds=cfg.credential_kinds,
     values=cfg.credential_values,
     rotation_depends_on=[rotation.permission],
+    alert_topic_arn=alarms.topic.arn,
 ))
 zone_id = cfg.zone_id or aws.route53.get_zone(name=cfg.zone_name).zone_id
 domain = SendingDomain("customerio", SendingDomainArgs(

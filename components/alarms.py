@@ -18,20 +18,9 @@ import pulumi_aws as aws
 from ._checklist import catalog
 from .validate import InputError, require_number
 
-NAMESPACE = "Customer.io/Integration"
-
-# signal -> (numerator, denominator) counts for rates; plain metrics below.
-_RATES: dict[str, tuple[str, str]] = {
-    "api_error_rate": ("ApiErrors", "ApiRequests"),
-    "bounce_rate": ("EmailBounced", "EmailSent"),
-    "complaint_rate": ("EmailSpammed", "EmailDelivered"),
-    "delivery_rate": ("EmailDelivered", "EmailSent"),
-    "webhook_error_rate": ("WebhookErrors", "WebhookReceived"),
-}
-_GAUGES: dict[str, tuple[str, str, str]] = {  # metric, statistic, unit
-    "api_p99_latency_ms": ("ApiLatency", "p99", "Milliseconds"),
-    "queue_depth": ("QueueDepth", "Maximum", "Count"),
-}
+NAMESPACE = catalog.METRIC_NAMESPACE
+_RATES = catalog.RATE_METRICS
+_GAUGES = catalog.GAUGE_METRICS
 # No traffic means nothing to alert on for a rate; a gauge that stops reporting keeps its state,
 # so a dead publisher does not flap the alarm to OK.
 _MISSING_DATA = {**{s: "notBreaching" for s in _RATES}, **{s: "missing" for s in _GAUGES}}
@@ -68,7 +57,7 @@ class DeliveryAlarms(pulumi.ComponentResource):
             aws.sns.TopicSubscription(f"{name}-https-{i}", topic=self.topic.arn, protocol="https",
                                       endpoint=url, opts=child)
 
-        dimensions = {"Environment": args.environment}
+        dimensions = {catalog.METRIC_DIMENSION: args.environment}
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         for signal in catalog.SIGNALS.values():
             threshold = thresholds.get(signal.name, signal.threshold)

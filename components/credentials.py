@@ -26,6 +26,8 @@ class CustomerIoCredentialsArgs:
     values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # What must exist before Secrets Manager may call the function: its invoke permission above all.
     rotation_depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+    # Where a failed rotation is announced (the alert topic): an EventBridge rule publishes it there.
+    alert_topic_arn: pulumi.Input[str] | None = None
 
 
 class CustomerIoCredentials(pulumi.ComponentResource):
@@ -100,7 +102,78 @@ class CustomerIoCredentials(pulumi.ComponentResource):
             )
             self.secrets[kind] = secret
 
+        self.rotation_alerts: aws.cloudwatch.EventRule | None = None
+        if args.alert_topic_arn is not None:
+            self.rotation_alerts = _rotation_alerts(name, args.environment, list(self.secrets.values()),
+                                                    args.alert_topic_arn, child)
+
         self.register_outputs({"secretArns": {kind: s.arn for kind, s in self.secrets.items()}})
+
+
+# Secrets Manager logs the outcome of a rotation to CloudTrail as a service event; EventBridge sees it
+# with this detail-type. A failed step (nothing staged, a rejected key) retries and, in the end, is
+# abandoned: either way someone has to act.
+ROTATION_FAILURES = ("RotationFailed", "RotationAbandoned")
+
+
+def rotation_failure_pattern(secret_arns: list[str]) -> str:
+    return json.dumps({
+        "source": ["aws.secretsmanager"],
+        "detail-type": ["AWS Service Event via CloudTrail"],
+        "detail": {"eventName": list(ROTATION_FAILURES), "additionalEventData": {"SecretId": sorted(secret_arns)}},
+    })
+
+
+def _rotation_alerts(name: str, environment: str, secrets: list[aws.secretsmanager.Secret],
+                     topic_arn: pulumi.Input[str], child: pulumi.ResourceOptions) -> aws.cloudwatch.EventRule:
+    rule = aws.cloudwatch.EventRule(
+        f"{name}-rotation-failed",
+        description=f"Customer.io key rotation failed or was abandoned ({environment})",
+        event_pattern=pulumi.Output.all(*(s.arn for s in secrets)).apply(lambda arns: rotation_failure_pattern(arns)),
+        opts=child,
+    )
+    aws.cloudwatch.EventTarget(
+        f"{name}-rotation-failed-alert",
+        rule=rule.name,
+        arn=topic_arn,
+        input_transformer={
+            "input_paths": {"event": "$.detail.eventName", "secret": "$.detail.additionalEventData.SecretId",
+                            "time": "$.time"},
+            "input_template": json.dumps(
+                f"Customer.io key rotation <event> for <secret> at <time> ({environment}). Stage a new key "
+                "created in Customer.io with `golive credentials stage NAME`, then rotate again: "
+                "`aws secretsmanager rotate-secret --secret-id <secret>`."),
+        },
+        opts=child,
+    )
+    # The topic's policy, whole (a policy replaces the default): its account as before, CloudWatch alarms
+    # of that account, and this rule.
+    aws.sns.TopicPolicy(
+        f"{name}-alert-topic-policy",
+        arn=topic_arn,
+        policy=pulumi.Output.all(topic_arn, rule.arn).apply(lambda v: alert_topic_policy(v[0], v[1])),
+        opts=child,
+    )
+    return rule
+
+
+def alert_topic_policy(topic_arn: str, rule_arn: str) -> str:
+    account = topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else "*"
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountOwner", "Effect": "Allow", "Principal": {"AWS": "*"},
+             "Action": ["SNS:Publish", "SNS:Subscribe", "SNS:Receive", "SNS:GetTopicAttributes",
+                        "SNS:SetTopicAttributes", "SNS:ListSubscriptionsByTopic", "SNS:DeleteTopic",
+                        "SNS:AddPermission", "SNS:RemovePermission"],
+             "Resource": topic_arn, "Condition": {"StringEquals": {"AWS:SourceOwner": account}}},
+            {"Sid": "CloudWatchAlarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": "SNS:Publish", "Resource": topic_arn,
+             "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+            {"Sid": "RotationFailures", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+             "Action": "SNS:Publish", "Resource": topic_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}},
+        ],
+    })
 
 
 def _reader_policy(secret_arn: str, readers: list[str]) -> str:

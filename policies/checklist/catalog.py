@@ -81,6 +81,23 @@ SIGNALS: dict[str, Signal] = {
     )
 }
 
+# The metric contract between the alarms (components/alarms.py) and what applications publish
+# (golive.metrics): namespace, the one dimension, and per signal the counts of a rate (numerator,
+# denominator; CloudWatch Sum, unit Count) or the gauge (metric, statistic, unit).
+METRIC_NAMESPACE = "Customer.io/Integration"
+METRIC_DIMENSION = "Environment"
+RATE_METRICS: dict[str, tuple[str, str]] = {
+    "api_error_rate": ("ApiErrors", "ApiRequests"),
+    "bounce_rate": ("EmailBounced", "EmailSent"),
+    "complaint_rate": ("EmailSpammed", "EmailDelivered"),
+    "delivery_rate": ("EmailDelivered", "EmailSent"),
+    "webhook_error_rate": ("WebhookErrors", "WebhookReceived"),
+}
+GAUGE_METRICS: dict[str, tuple[str, str, str]] = {
+    "api_p99_latency_ms": ("ApiLatency", "p99", "Milliseconds"),
+    "queue_depth": ("QueueDepth", "Maximum", "Count"),
+}
+
 # --- §7 Staged rollout --------------------------------------------------------------------------
 
 ROLLOUT_FLAG_TAG = "customerio:rollout-flag"
