@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -111,8 +112,11 @@ class CustomerIoCredentials(pulumi.ComponentResource):
 
 
 # Secrets Manager logs the outcome of a rotation to CloudTrail as a service event; EventBridge sees it
-# with this detail-type. A failed step (nothing staged, a rejected key) retries and, in the end, is
-# abandoned: either way someone has to act.
+# with this detail-type, the secret's ARN in additionalEventData.SecretId. RotationFailed: a step of the
+# function failed (nothing staged, a key Customer.io rejects), so the key in use stays in use past its
+# date. RotationAbandoned: a version was written while a rotation was pending (a key put or staged by
+# hand), which drops AWSPENDING and ends that rotation unfinished. Either way the key is not rotated until
+# someone starts a rotation again.
 ROTATION_FAILURES = ("RotationFailed", "RotationAbandoned")
 
 
@@ -122,6 +126,21 @@ def rotation_failure_pattern(secret_arns: list[str]) -> str:
         "detail-type": ["AWS Service Event via CloudTrail"],
         "detail": {"eventName": list(ROTATION_FAILURES), "additionalEventData": {"SecretId": sorted(secret_arns)}},
     })
+
+
+def rotation_alert_input(environment: str) -> dict[str, Any]:
+    """The EventTarget's input transformer: the alert as one readable sentence instead of the CloudTrail record."""
+    # A JSON string template, so the topic's subscribers get text; "<" and ">" only around the variables,
+    # as EventBridge cannot escape them.
+    return {
+        "input_paths": {"event": "$.detail.eventName", "secret": "$.detail.additionalEventData.SecretId",
+                        "time": "$.time"},
+        "input_template": json.dumps(
+            f"Customer.io key rotation {environment}: <event> for <secret> at <time>. The key in use stays in "
+            "use until a rotation succeeds. If no new key is staged, create one in Customer.io and stage it "
+            f"(`golive credentials stage customerio/{environment}/KIND`, KIND as in the secret's name); then "
+            "rotate again: `aws secretsmanager rotate-secret --secret-id <secret>`."),
+    }
 
 
 def _rotation_alerts(name: str, environment: str, secrets: list[aws.secretsmanager.Secret],
@@ -136,14 +155,7 @@ def _rotation_alerts(name: str, environment: str, secrets: list[aws.secretsmanag
         f"{name}-rotation-failed-alert",
         rule=rule.name,
         arn=topic_arn,
-        input_transformer={
-            "input_paths": {"event": "$.detail.eventName", "secret": "$.detail.additionalEventData.SecretId",
-                            "time": "$.time"},
-            "input_template": json.dumps(
-                f"Customer.io key rotation <event> for <secret> at <time> ({environment}). Stage a new key "
-                "created in Customer.io with `golive credentials stage NAME`, then rotate again: "
-                "`aws secretsmanager rotate-secret --secret-id <secret>`."),
-        },
+        input_transformer=rotation_alert_input(environment),
         opts=child,
     )
     # The topic's policy, whole (a policy replaces the default): its account as before, CloudWatch alarms

@@ -15,12 +15,15 @@ Two sinks: `EmfSink` writes CloudWatch embedded metric format lines (where a log
 turns them into metrics), `CloudWatchSink` calls PutMetricData in batches within CloudWatch's limits.
 Observations are buffered and aggregated per metric until `flush()` (or the end of the `with`):
 counts are summed, latencies and queue depths kept as value/count pairs so CloudWatch can compute
-p99 and Maximum over them.
+p99 and Maximum over them. A rate's numerator goes out as 0 whenever its denominator goes out, so
+the alarm's metric math always has both sides. Without a sink, `Metrics` writes EMF to stdout.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 import threading
 import time
@@ -48,8 +51,15 @@ _SPAMMED, _DELIVERED = catalog.RATE_METRICS["complaint_rate"]
 # clicked, converted, …) feed no alarm and are not published.
 EMAIL_EVENTS: dict[str, str] = {"sent": _SENT, "delivered": _DELIVERED, "bounced": _BOUNCED, "spammed": _SPAMMED}
 
+# The alarms' dimension value is the stack's golive:environment, which components/settings.py holds to
+# this form; a name outside it is one no alarm can ever read.
+ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
 MAX_DATUMS_PER_CALL = 1000  # PutMetricData: metric data per request
 MAX_VALUES_PER_DATUM = 150  # PutMetricData: distinct values in Values/Counts
+# PutMetricData: 1 MB a request. Measured on the query protocol, the widest encoding a botocore may use,
+# before compression, with room left for the request's own fields.
+MAX_REQUEST_BYTES = 900_000
 MAX_EMF_VALUES = 100  # embedded metric format: values per metric in one document
 
 
@@ -69,11 +79,13 @@ Sink = Callable[[Batch], None]
 class Metrics:
     """A buffer of observations for one environment; thread-safe."""
 
-    def __init__(self, environment: str, sink: Sink, *, clock: Callable[[], float] = time.time) -> None:
-        if not isinstance(environment, str) or not environment.strip():
-            raise ValueError("environment: expected the stack's golive:environment, e.g. production")
+    def __init__(self, environment: str, sink: Sink | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not isinstance(environment, str) or not ENVIRONMENT.match(environment):
+            raise ValueError(f"environment {environment!r}: expected the stack's golive:environment, a lowercase "
+                             "name like production or staging")
         self.environment = environment
-        self.sink = sink
+        self.sink: Sink = sink if sink is not None else EmfSink()
         self.clock = clock
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -132,6 +144,11 @@ class Metrics:
             distributions, self._distributions = self._distributions, {}
         if not counts and not distributions:
             return None
+        # A rate's numerator that saw nothing is published as 0, not left out: metric math has no value
+        # for a period where one side is missing, so 100 sends and no deliveries would read as no data.
+        for numerator, denominator in catalog.RATE_METRICS.values():
+            if denominator in counts:
+                counts[numerator] += 0
         batch = Batch(self.environment, int(self.clock() * 1000), dict(counts),
                       {m: dict(d) for m, d in distributions.items()})
         self.sink(batch)
@@ -145,8 +162,9 @@ class Metrics:
 
 
 def _non_negative(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(f"{name}: expected a number of at least 0, got {value!r}")
+    # CloudWatch refuses NaN and infinities; refusing them here names the call that produced one.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name}: expected a finite number of at least 0, got {value!r}")
     return float(value)
 
 
@@ -194,7 +212,7 @@ def emf_documents(batch: Batch) -> list[dict[str, Any]]:
 
 
 class CloudWatchSink:
-    """PutMetricData, at most 1,000 data a call and 150 distinct values a datum, with timeouts."""
+    """PutMetricData, at most 1,000 data and 1 MB a call and 150 distinct values a datum, with timeouts."""
 
     def __init__(self, client: Any = None, *, region: str | None = None, endpoint_url: str | None = None,
                  timeout: float = 5.0) -> None:
@@ -208,9 +226,39 @@ class CloudWatchSink:
         self.client = client
 
     def __call__(self, batch: Batch) -> None:
-        data = metric_data(batch)
-        for start in range(0, len(data), MAX_DATUMS_PER_CALL):
-            self.client.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + MAX_DATUMS_PER_CALL])
+        for request in put_requests(metric_data(batch)):
+            self.client.put_metric_data(Namespace=NAMESPACE, MetricData=request)
+
+
+def put_requests(data: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """`data` split into PutMetricData requests within CloudWatch's count and size limits, in order."""
+    requests: list[list[dict[str, Any]]] = []
+    size = 0
+    for datum in data:
+        cost = _encoded_size(datum)
+        if not requests or len(requests[-1]) == MAX_DATUMS_PER_CALL or size + cost > MAX_REQUEST_BYTES:
+            requests.append([])
+            size = 0
+        requests[-1].append(datum)
+        size += cost
+    return requests
+
+
+def _encoded_size(datum: Mapping[str, Any]) -> int:
+    """An upper bound of the datum's bytes in a query-protocol body (`&MetricData.member.1000.Values.member.150=`
+    before each value), the largest of the protocols CloudWatch speaks."""
+    member = len("&MetricData.member.1000.")
+    size = 0
+    for key, value in datum.items():
+        if key in ("Values", "Counts"):
+            size += sum(member + len(key) + len(".member.150=") + len(repr(v)) for v in value)
+        elif key == "Dimensions":
+            size += sum(2 * member + len("Dimensions.member.30.Value=") + 3 * (len(d["Name"]) + len(d["Value"]))
+                        for d in value)
+        else:
+            # Percent-encoding triples a character at most.
+            size += member + len(key) + 1 + 3 * len(str(value))
+    return size
 
 
 def metric_data(batch: Batch) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from components.credentials import alert_topic_policy, rotation_failure_pattern
+from components.credentials import alert_topic_policy, rotation_alert_input, rotation_failure_pattern
 from golive.program import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +39,9 @@ def test_rule_target_and_policy_are_linked_to_the_secrets_and_the_topic(graph):
     assert set(policy.property_dependencies["policy"]) == {topic.urn, rule.urn}
     component = next(r for r in graph.resources if r.type == "golive:credentials:CustomerIoCredentials")
     assert {rule.parent, target.parent, policy.parent} == {component.urn}
+    transformer = rotation_alert_input("production")
+    assert target.inputs["inputTransformer"] == {"inputPaths": transformer["input_paths"],
+                                                 "inputTemplate": transformer["input_template"]}
 
 
 @pytest.mark.parametrize(("name", "secret", "matches"), [
@@ -62,6 +65,28 @@ def test_the_pattern_matches_failures_of_these_secrets_only(aws, name, secret, m
     }])
     received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
     assert bool(received) is matches
+
+
+def test_the_alert_reads_as_a_sentence_naming_the_event_and_the_secret(aws):
+    """The target's input transformer, applied by EventBridge (moto) to a RotationFailed record."""
+    events = boto3.client("events", endpoint_url=aws, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=aws, region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    transformer = rotation_alert_input("production")
+    events.put_rule(Name="rotation-failed", EventPattern=rotation_failure_pattern(ARNS))
+    events.put_targets(Rule="rotation-failed", Targets=[{"Id": "alerts", "Arn": queue_arn, "InputTransformer": {
+        "InputPathsMap": transformer["input_paths"], "InputTemplate": transformer["input_template"]}}])
+    events.put_events(Entries=[{
+        "Source": "aws.secretsmanager", "DetailType": "AWS Service Event via CloudTrail",
+        "Detail": json.dumps({"eventName": "RotationFailed", "eventSource": "secretsmanager.amazonaws.com",
+                              "additionalEventData": {"SecretId": ARNS[2]}}),
+    }])
+    [message] = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)["Messages"]
+    text = json.loads(message["Body"])
+    assert isinstance(text, str)
+    assert text.startswith(f"Customer.io key rotation production: RotationFailed for {ARNS[2]} at ")
+    assert f"--secret-id {ARNS[2]}" in text and "<" not in text
 
 
 def test_the_topic_policy_lets_only_the_rule_and_the_accounts_alarms_publish():

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
+import botocore.session
 import pytest
+from botocore import serialize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,6 +118,17 @@ def test_put_metric_data_reaches_cloudwatch(aws):
     assert max(p["Maximum"] for p in latency) == 5400.0
 
 
+def encoded_sizes(request: list[dict]) -> dict[str, int]:
+    """The request body's bytes in each protocol botocore may speak to CloudWatch, before compression."""
+    operation = botocore.session.get_session().get_service_model("cloudwatch").operation_model("PutMetricData")
+    sizes = {}
+    for protocol in ("query", "json", "smithy-rpc-v2-cbor"):
+        body = serialize.create_serializer(protocol, include_validation=False).serialize_to_request(
+            {"Namespace": m.NAMESPACE, "MetricData": request}, operation)["body"]
+        sizes[protocol] = len(urllib.parse.urlencode(body) if isinstance(body, dict) else body)
+    return sizes
+
+
 def test_put_metric_data_stays_within_cloudwatchs_limits():
     calls = []
 
@@ -125,10 +140,20 @@ def test_put_metric_data_stays_within_cloudwatchs_limits():
     for i in range(160_000):  # distinct latencies: 1,067 data of at most 150 values
         metrics.api_call(i / 10)
     metrics.flush()
-    assert [len(c["MetricData"]) for c in calls] == [1000, 68]
+    assert all(len(c["MetricData"]) <= 1000 for c in calls) and len(calls) > 2
+    for call in calls:  # 1 MB a request, whichever protocol the installed botocore uses
+        assert max(encoded_sizes(call["MetricData"]).values()) <= 1_000_000
     latency = [d for c in calls for d in c["MetricData"] if d["MetricName"] == "ApiLatency"]
+    assert len(latency) == 1067
     assert all(len(d["Values"]) <= 150 and len(d["Values"]) == len(d["Counts"]) for d in latency)
     assert sum(sum(d["Counts"]) for d in latency) == 160_000
+    assert [d["MetricName"] for c in calls for d in c["MetricData"]][:2] == ["ApiRequests", "ApiErrors"]
+
+
+def test_many_small_data_are_cut_at_1000_a_request():
+    data = [{"MetricName": "ApiRequests", "Value": 1.0}] * 2500
+    assert [len(r) for r in m.put_requests(data)] == [1000, 1000, 500]
+    assert m.put_requests([]) == []
 
 
 def test_reporting_webhook_events_map_onto_the_contract():
@@ -147,6 +172,8 @@ def test_reporting_webhook_events_map_onto_the_contract():
 @pytest.mark.parametrize(("call", "message"), [
     (lambda x: x.api_call(-1.0), "latency_ms"),
     (lambda x: x.queue_depth(float("nan")), "depth"),
+    (lambda x: x.api_call(float("inf")), "latency_ms"),
+    (lambda x: x.email("sent", -2), "count"),
     (lambda x: x.email("opened"), "email event 'opened'"),
 ])
 def test_bad_observations_are_refused_by_name(call, message):
@@ -154,31 +181,117 @@ def test_bad_observations_are_refused_by_name(call, message):
         call(m.Metrics("production", lambda batch: None))
 
 
-def test_an_environment_is_required():
+@pytest.mark.parametrize("environment", [" ", "", "Production", "prod/eu", None])
+def test_an_environment_an_alarm_could_read_is_required(environment):
     with pytest.raises(ValueError, match="environment"):
-        m.Metrics(" ", lambda batch: None)
+        m.Metrics(environment, lambda batch: None)
+
+
+def test_the_environment_rule_is_the_stack_configs():
+    from components import settings
+
+    assert m.ENVIRONMENT.pattern == settings._ENVIRONMENT.pattern
+
+
+def test_a_numerator_that_saw_nothing_is_published_as_zero():
+    """Metric math has no rate for a period where the numerator is missing: without the zeros, sends that never
+    get delivered would leave delivery_rate without data instead of at 0."""
+    metrics = m.Metrics("production", lambda batch: None)
+    metrics.api_call(80.0)
+    metrics.email("sent", 100)
+    metrics.webhook()
+    batch = metrics.flush()
+    assert batch.counts == {"ApiRequests": 1, "ApiErrors": 0, "EmailSent": 100, "EmailDelivered": 0,
+                            "EmailBounced": 0, "WebhookReceived": 1, "WebhookErrors": 0}
+    metrics.email("delivered")
+    assert metrics.flush().counts == {"EmailDelivered": 1, "EmailSpammed": 0}
+    metrics.queue_depth(3)
+    assert metrics.flush().counts == {}
+
+
+def test_the_default_sink_writes_emf_to_stdout(capsys):
+    with m.Metrics("production") as metrics:
+        metrics.queue_depth(42)
+    [document] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert document["QueueDepth"] == [42.0] and document["Environment"] == "production"
+
+
+def test_threads_recording_at_once_lose_nothing():
+    metrics = m.Metrics("production", lambda batch: None)
+
+    def record():
+        for i in range(2000):
+            metrics.api_call(float(i % 7), error=i % 10 == 0)
+            metrics.reporting_webhook({"object_type": "email", "metric": "sent"})
+
+    threads = [threading.Thread(target=record) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    batch = metrics.flush()
+    assert batch.counts["ApiRequests"] == batch.counts["EmailSent"] == batch.counts["WebhookReceived"] == 16_000
+    assert batch.counts["ApiErrors"] == 1600
+    assert sum(batch.distributions["ApiLatency"].values()) == 16_000
+
+
+EVENTS = st.one_of(
+    st.tuples(st.just("api"), st.booleans()),
+    st.tuples(st.just("webhook"), st.sampled_from(["sent", "delivered", "bounced", "spammed", "opened", "clicked"]),
+              st.sampled_from(["email", "push"]), st.booleans()),
+    st.tuples(st.just("depth"), st.integers(0, 50_000)),
+)
+
+
+def published_sums(batch: m.Batch) -> tuple[dict[str, float], dict[str, float]]:
+    """Per metric, the sum (counts) or sample count (distributions) in the EMF documents and in PutMetricData."""
+    emf: dict[str, float] = {}
+    for document in m.emf_documents(batch):
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                emf[metric["Name"]] = emf.get(metric["Name"], 0) + (len(value) if isinstance(value, list) else value)
+    put: dict[str, float] = {}
+    for request in m.put_requests(m.metric_data(batch)):
+        for datum in request:
+            amount = sum(datum["Counts"]) if "Counts" in datum else datum["Value"]
+            put[datum["MetricName"]] = put.get(datum["MetricName"], 0) + amount
+    return emf, put
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(["sent", "delivered", "bounced", "spammed", "ok", "fail", "depth"]), max_size=80))
+@given(st.lists(EVENTS, max_size=80))
 def test_published_sums_equal_what_was_recorded(events):
     batches = []
     metrics = m.Metrics("production", batches.append)
+    expected: dict[str, float] = {}
+
+    def seen(metric, n=1):
+        expected[metric] = expected.get(metric, 0) + n
+
     for event in events:
-        if event in m.EMAIL_EVENTS:
-            metrics.email(event)
-        elif event == "depth":
-            metrics.queue_depth(7)
+        if event[0] == "api":
+            metrics.api_call(10.0, error=event[1])
+            for metric, n in (("ApiRequests", 1), ("ApiLatency", 1), ("ApiErrors", int(event[1]))):
+                seen(metric, n)
+        elif event[0] == "webhook":
+            _, metric, object_type, error = event
+            metrics.reporting_webhook({"object_type": object_type, "metric": metric}, error=error)
+            seen("WebhookReceived")
+            seen("WebhookErrors", int(error))
+            if object_type == "email" and metric in m.EMAIL_EVENTS:
+                seen(m.EMAIL_EVENTS[metric])
         else:
-            metrics.api_call(10.0, error=event == "fail")
+            metrics.queue_depth(event[1])
+            seen("QueueDepth")
     batch = metrics.flush()
     if not events:
         assert batch is None and batches == []
         return
-    emf = m.emf_documents(batch)
-    for event, metric in m.EMAIL_EVENTS.items():
-        assert batch.counts.get(metric, 0) == events.count(event) == emf[0].get(metric, 0)
-    assert batch.counts.get("ApiRequests", 0) == events.count("ok") + events.count("fail")
-    assert batch.counts.get("ApiErrors", 0) == events.count("fail")
-    assert sum(batch.distributions.get("QueueDepth", {}).values()) == events.count("depth")
+    emf, put = published_sums(batch)
+    # Numerators are published as 0 alongside their denominators, so compare nonzero sums, and check that
+    # every published metric is one the alarms read.
+    nonzero = {k: v for k, v in expected.items() if v}
+    assert {k: v for k, v in emf.items() if v} == nonzero == {k: v for k, v in put.items() if v}
+    assert set(emf) == set(put) <= set(m.UNITS)
     assert metrics.flush() is None  # flushed means emptied
