@@ -52,6 +52,7 @@ from . import _proto
 from .errors import GoliveError
 from .graph import STACK_TYPE, ResourceGraph, ResourceNode
 from .policyconfig import ConfigError, PolicyConfig, configure_request, reconcile
+from .wire import engine_view
 
 if TYPE_CHECKING:
     from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
@@ -59,11 +60,6 @@ else:
     analyzer_pb2 = _proto.load("analyzer_pb2")
     analyzer_pb2_grpc = _proto.load("analyzer_pb2_grpc")
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-OUTPUT_VALUE_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 # Nothing listens here and the Python SDK never dials it; the argument only has to be present.
 DEFAULT_ENGINE_ADDRESS = "127.0.0.1:0"
@@ -260,29 +256,6 @@ def pack_environment(
     }
     env.update({k: v for k, v in extra.items() if v})
     return env
-
-
-def engine_view(value: Any) -> Any:
-    """A wire-form value as the engine re-marshals it for an analyzer (KeepUnknowns, KeepSecrets, no
-    resources, no output values)."""
-    if isinstance(value, list):
-        return [engine_view(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    sig = value.get(SIG_KEY)
-    if sig == RESOURCE_REF_SIG:
-        if "id" in value:
-            ref_id = value["id"]
-            if isinstance(ref_id, dict) and ref_id.get(SIG_KEY) == OUTPUT_VALUE_SIG:
-                ref_id = ref_id.get("value", "")
-            return ref_id if ref_id else UNKNOWN
-        return value.get("urn", "")
-    if sig == OUTPUT_VALUE_SIG:
-        inner = engine_view(value["value"]) if "value" in value else UNKNOWN
-        if value.get("secret") is True:
-            return {SIG_KEY: SECRET_SIG, "value": inner}
-        return inner
-    return {k: engine_view(v) for k, v in value.items()}
 
 
 def to_struct(props: Mapping[str, Any], *, skip_internal: bool = True) -> struct_pb2.Struct:
@@ -482,25 +455,10 @@ class AnalyzerSession:
 
     # -- starting -------------------------------------------------------------------------------------
     @classmethod
-    def start(
-        cls,
-        pack_dir: str | os.PathLike[str],
-        graph: ResourceGraph,
-        *,
-        start_timeout: float = 30.0,
-        call_timeout: float = 120.0,
-        tags: Mapping[str, str] | None = None,
-        engine_address: str = DEFAULT_ENGINE_ADDRESS,
-    ) -> AnalyzerSession:
-        """Start the pack, then Handshake, ConfigureStack and GetAnalyzerInfo (`self.info`)."""
-        session = cls.launch(
-            pack_dir,
-            graph,
-            start_timeout=start_timeout,
-            call_timeout=call_timeout,
-            tags=tags,
-            engine_address=engine_address,
-        )
+    def start(cls, pack_dir: str | os.PathLike[str], graph: ResourceGraph, **options: Any) -> AnalyzerSession:
+        """Start the pack, then Handshake, ConfigureStack and GetAnalyzerInfo (`self.info`).
+        `options` are `launch`'s keyword arguments."""
+        session = cls.launch(pack_dir, graph, **options)
         try:
             session.connect()
         except BaseException:

@@ -36,7 +36,6 @@ import yaml
 
 from .errors import GoliveError
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PLACEHOLDER = "placeholder"
 RESULTS_FILE = "results-file"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"

@@ -58,23 +58,21 @@ from .graph import (
     SourcePosition,
 )
 from .invokes import STACK_REFERENCE, OfflineProviders, computed_outputs
-
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-UNKNOWN_SENTINELS = frozenset({
+from .wire import (  # noqa: F401 - part of this module's surface for callers and tests
+    ARCHIVE_SIG,
+    ASSET_SIG,
+    OUTPUT_SIG,
+    RESOURCE_SIG,
+    SECRET_SIG,
+    SIG,
     UNKNOWN,
-    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # bool
-    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
-    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
-    "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
-    "e48ece36-62e2-4504-bad9-02848725956a",  # archive
-    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
-})
-SIG = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
-ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
-ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+    UNKNOWN_SENTINELS,
+    downgrade_outputs,
+    engine_view,
+    is_unknown,
+)
+from .wire import signature as _sig
+
 PROVIDER_PREFIX = "pulumi:providers:"
 # What RequirePulumiVersion compares against: the CLI is at least as new as the SDK it runs.
 ENGINE_VERSION = "3.272.0"
@@ -129,14 +127,6 @@ def to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _sig(value: Any) -> Any:
-    return value.get(SIG) if isinstance(value, dict) else None
-
-
-def is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value in UNKNOWN_SENTINELS
-
-
 def contains_unknowns(value: Any) -> bool:
     if is_unknown(value):
         return True
@@ -167,30 +157,6 @@ def upgrade_to_outputs(value: Any) -> Any:
     if sig in (ASSET_SIG, ARCHIVE_SIG, RESOURCE_SIG, OUTPUT_SIG):
         return value
     return {k: upgrade_to_outputs(v) for k, v in value.items()}
-
-
-def downgrade_outputs(value: Any) -> Any:
-    """source_eval.go downgradeOutputValues: output values back to plain, unknown or secret values."""
-    if isinstance(value, list):
-        return [downgrade_outputs(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    sig = _sig(value)
-    if sig == OUTPUT_SIG:
-        result = downgrade_outputs(value["value"]) if "value" in value else UNKNOWN
-        if value.get("secret"):
-            result = {SIG: SECRET_SIG, "value": result}
-        return result
-    if sig == SECRET_SIG:
-        return {SIG: SECRET_SIG, "value": downgrade_outputs(value.get("value"))}
-    if sig == RESOURCE_SIG:
-        out = dict(value)
-        if "id" in out:
-            out["id"] = downgrade_outputs(out["id"])
-        return out
-    if sig in (ASSET_SIG, ARCHIVE_SIG):
-        return value
-    return {k: downgrade_outputs(v) for k, v in value.items()}
 
 
 def output_dependencies(value: Any, into: dict[str, None] | None = None) -> dict[str, None]:
@@ -235,30 +201,6 @@ def add_property_dependencies(props: dict[str, Any], property_deps: dict[str, li
         output["dependencies"] = list(merged)
         result[key] = output
     return result
-
-
-def engine_view(value: Any) -> Any:
-    """A value as the engine hands it to analyzers (KeepResources and KeepOutputValues off):
-    resource references become the resource's id (unknown while unknown) or, for components, URN."""
-    if isinstance(value, list):
-        return [engine_view(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    sig = _sig(value)
-    if sig == RESOURCE_SIG:
-        if "id" in value:
-            ref_id = value["id"]
-            if isinstance(ref_id, str) and ref_id and not is_unknown(ref_id):
-                return ref_id
-            return UNKNOWN
-        return value.get("urn", "")
-    if sig == OUTPUT_SIG:
-        return engine_view(downgrade_outputs(value))
-    if sig == SECRET_SIG:
-        return {SIG: SECRET_SIG, "value": engine_view(value.get("value"))}
-    if sig in (ASSET_SIG, ARCHIVE_SIG):
-        return value
-    return {k: engine_view(v) for k, v in value.items()}
 
 
 def _strip_secrets(value: Any) -> Any:

@@ -43,10 +43,8 @@ from urllib.parse import unquote
 from . import passphrase
 from .errors import GoliveError
 from .graph import STACK_TYPE, CustomTimeouts, ResourceGraph, ResourceNode, ResourceOptions, SourcePosition
+from .wire import SECRET_SIG, SIG, UNKNOWN
 
-SIG = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 DEPLOYMENT_VERSION = 3
 DEFAULT_ORGANIZATION = "organization"  # what the program path uses for a stack named without one
 

@@ -12,18 +12,12 @@ from pathlib import Path
 import pytest
 
 from golive import policyconfig
-from golive.analyzer import (
-    OUTPUT_VALUE_SIG,
-    RESOURCE_REF_SIG,
-    SECRET_SIG,
-    SIG_KEY,
-    UNKNOWN,
-    AnalyzerSession,
-    PackError,
-    engine_view,
-    load_pack_project,
-)
+from golive.analyzer import AnalyzerSession, PackError, load_pack_project
 from golive.graph import ResourceGraph, ResourceNode, ResourceOptions, SourcePosition
+from golive.wire import OUTPUT_SIG as OUTPUT_VALUE_SIG
+from golive.wire import RESOURCE_SIG as RESOURCE_REF_SIG
+from golive.wire import SECRET_SIG, UNKNOWN, engine_view
+from golive.wire import SIG as SIG_KEY
 
 PACKS = Path(__file__).resolve().parent.parent / "fixtures" / "packs"
 RECORDER = PACKS / "recorder"
