@@ -92,22 +92,16 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
         invoke_results=args.invoke_results,
     )
     follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
-    closing: threading.Thread | None = None
     try:
         graph = program.run(
             timeout=args.timeout,
             on_start=lambda: follower.start(program.stack()),
             on_register=follower.registered,
         )
-        session = follower.caught_up()
-        diagnostics = session.finish(graph)
-        # The last call is answered: the pack is ended while the report is built.
-        closing = threading.Thread(target=follower.close, name="golive-pack-close")
-        closing.start()
-    finally:
-        if closing is None:
-            follower.close()  # the run failed: nothing keeps the pack
-    return graph, session, diagnostics, closing
+    except BaseException:
+        follower.close()  # the run failed: nothing keeps the pack
+        raise
+    return (graph, *_finish(follower, graph))
 
 
 def _check_state(args: argparse.Namespace, pack_dir: Path,
@@ -120,19 +114,27 @@ def _check_state(args: argparse.Namespace, pack_dir: Path,
     notes.undecrypted_secrets = loaded.undecrypted_secrets
     notes.lines.extend(loaded.notes)
     follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
-    closing: threading.Thread | None = None
+    # The whole graph is known before the pack starts: it is connected and configured, then
+    # `finish` sends every resource to Remediate and Analyze and ends with AnalyzeStack.
     try:
-        # The whole graph is known before the pack starts: it is connected and configured, then
-        # `finish` sends every resource to Remediate and Analyze and ends with AnalyzeStack.
         follower.start(graph)
+    except BaseException:
+        follower.close()
+        raise
+    return (graph, *_finish(follower, graph))
+
+
+def _finish(follower: _Follower, graph: ResourceGraph) -> tuple[AnalyzerSession, list[Diagnostic], threading.Thread]:
+    """AnalyzeStack once every resource was analyzed; then the pack is ended while the report is built."""
+    try:
         session = follower.caught_up()
         diagnostics = session.finish(graph)
-        closing = threading.Thread(target=follower.close, name="golive-pack-close")
-        closing.start()
-    finally:
-        if closing is None:
-            follower.close()
-    return graph, session, diagnostics, closing
+    except BaseException:
+        follower.close()
+        raise
+    closing = threading.Thread(target=follower.close, name="golive-pack-close")
+    closing.start()
+    return session, diagnostics, closing
 
 
 def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline | None, notes: _Notes) -> CheckResult:
