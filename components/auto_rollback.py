@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ._checklist import catalog
-from ._lambda import execution_role
+from ._lambda import execution_role, python_function
 from .validate import InputError
 
 HANDLER_DIR = Path(__file__).resolve().parent / "auto_rollback"
@@ -68,25 +68,15 @@ class AutoRollback(pulumi.ComponentResource):
             })),
             opts=child,
         )
-        self.function = aws.lambda_.Function(
-            f"{name}-fn",
-            runtime="python3.12",
-            handler="handler.handler",
-            role=role.arn,
-            timeout=30,
-            memory_size=128,
-            code=pulumi.FileArchive(str(HANDLER_DIR)),
-            environment={"variables": {
-                "FLAG_PARAMETER": args.flag_name,
-                "ALERT_TOPIC_ARN": args.alert_topic_arn,
-                "ENVIRONMENT": args.environment,
-                "TRIGGER_ALARMS": names.apply(lambda found: json.dumps(dict(zip(found, signals, strict=True)))),
-                "TRIGGERS": json.dumps({stage: list(s) for stage, s in args.triggers.items()}),
-                "STAGES": json.dumps(list(catalog.ROLLOUT_STAGES)),
-                "ROLLBACK_STEPS": json.dumps(list(catalog.ROLLBACK_STEPS)),
-            }},
-            opts=child,
-        )
+        self.function = python_function(name, HANDLER_DIR, role, child, timeout=30, memory_size=128, variables={
+            "FLAG_PARAMETER": args.flag_name,
+            "ALERT_TOPIC_ARN": args.alert_topic_arn,
+            "ENVIRONMENT": args.environment,
+            "TRIGGER_ALARMS": names.apply(lambda found: json.dumps(dict(zip(found, signals, strict=True)))),
+            "TRIGGERS": json.dumps({stage: list(s) for stage, s in args.triggers.items()}),
+            "STAGES": json.dumps(list(catalog.ROLLOUT_STAGES)),
+            "ROLLBACK_STEPS": json.dumps(list(catalog.ROLLBACK_STEPS)),
+        })
         permission = aws.lambda_.Permission(
             f"{name}-invoke", action="lambda:InvokeFunction", function=self.function.name,
             principal="sns.amazonaws.com", source_arn=args.alert_topic_arn, opts=child,

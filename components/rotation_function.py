@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ._lambda import execution_role
+from ._lambda import execution_role, python_function
 
 HANDLER_DIR = Path(__file__).resolve().parent / "rotation"
 
@@ -33,16 +33,8 @@ class RotationFunction(pulumi.ComponentResource):
             })),
             opts=child,
         )
-        self.function = aws.lambda_.Function(
-            f"{name}-fn",
-            runtime="python3.12",
-            handler="handler.handler",
-            role=role.arn,
-            timeout=60,
-            code=pulumi.FileArchive(str(HANDLER_DIR)),
-            environment={"variables": {"ALERT_TOPIC_ARN": alert_topic_arn}},
-            opts=child,
-        )
+        self.function = python_function(name, HANDLER_DIR, role, child, timeout=60,
+                                        variables={"ALERT_TOPIC_ARN": alert_topic_arn})
         self.permission = aws.lambda_.Permission(
             f"{name}-invoke", action="lambda:InvokeFunction", function=self.function.name,
             principal="secretsmanager.amazonaws.com", opts=child,
