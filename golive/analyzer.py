@@ -50,6 +50,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 
 from . import _proto
 from .errors import GoliveError
+from .exits import wait_exited
 from .graph import STACK_TYPE, ResourceGraph, ResourceNode
 from .policyconfig import ConfigError, PolicyConfig, configure_request, reconcile
 from .wire import engine_view
@@ -606,12 +607,9 @@ class AnalyzerSession:
             self._threads[1].join(timeout=2.0)
 
     def _wait_exit(self, seconds: float) -> int | None:
-        deadline = time.monotonic() + seconds
-        pause = 0.001  # a signalled process is gone within a millisecond or two: poll fast, then back off
-        while (status := self._exit_status()) is None and time.monotonic() < deadline:
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
-        return status
+        if self._proc is not None and seconds > 0:
+            wait_exited(self._proc, seconds)
+        return self._exit_status()
 
     def _exit_status(self) -> int | None:
         """Exit status without reaping, so the process group id stays ours until close()."""

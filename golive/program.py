@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import GoliveError
+from .exits import wait_exited
 from .graph import LogMessage, ResourceGraph, ResourceNode
 from .project import Project, StackConfig, go_json, load_project, load_stack_config, program_python
 
@@ -273,9 +274,7 @@ class _Child:
     def wait(self, timeout: float, stacks_file: Path) -> tuple[int, bool]:
         """Wait for the program (`timeout` counts from its start); on timeout ask it where it is."""
         proc = self.proc
-        try:
-            proc.wait(timeout=max(0.0, self.started + timeout - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        if not wait_exited(proc, max(0.0, self.started + timeout - time.monotonic())):
             try:
                 os.kill(proc.pid, signal.SIGUSR1)
                 deadline = time.monotonic() + 1.0
