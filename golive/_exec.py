@@ -11,7 +11,8 @@ this module importable) is dropped from sys.path and PYTHONPATH before the progr
 stacks of all threads, so a program that hangs can be pointed at). `GOLIVE_READY_FD`, when set,
 is a pipe to wait on before the program's first call: golive's engine services come up while this
 interpreter starts. For speed, the collector runs less often (`_space_out_collections`) and skips
-the final walk of the heap at exit (`_skip_final_collection`); neither changes what the program does.
+the final walks of the heap at exit (`_set_sdk_aside`, `_skip_final_collection`); none of this
+changes what the program does.
 """
 
 from __future__ import annotations
@@ -156,6 +157,22 @@ def _space_out_collections() -> None:
         pass
 
 
+def _set_sdk_aside() -> None:
+    """Move what the SDK loaded to the collector's permanent generation before the program starts.
+
+    Those objects live as long as the process, and the program cannot have opened any file among
+    them: set aside, later collections skip them, and `_skip_final_collection` looks for the
+    program's open files only among the objects made since (half the heap: ~8 ms instead of ~17 ms
+    for a 25-resource program).
+    """
+    try:
+        import gc
+
+        gc.freeze()
+    except (ImportError, AttributeError):  # pragma: no cover - gc.freeze exists since Python 3.7
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     _space_out_collections()
     _drop_bootstrap_path()
@@ -191,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(args.pwd)
 
     _wait_for_engine()
+    _set_sdk_aside()
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -240,8 +258,10 @@ def _skip_final_collection() -> None:
     skipped collections would have done is finalize objects still alive in reference cycles at exit,
     which Python never promises ("It is not guaranteed that __del__() methods are called for objects
     that still exist when the interpreter exits"), with one effect a program could notice: the data
-    still buffered in a file it left open. Every open file is flushed here instead - a superset: a
-    plain exit also leaves unflushed the files that stay reachable from objects it never frees.
+    still buffered in a file it left open. Every file open among the objects made since the SDK was
+    set aside (`_set_sdk_aside`; the standard streams are flushed before) is flushed here instead - a
+    superset: a plain exit also leaves unflushed the files that stay reachable from objects it never
+    frees.
     """
     try:
         import gc
