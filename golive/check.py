@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     return result.exit_code()
 
 
+SERVING_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
+
 _Run = tuple["ResourceGraph", "AnalyzerSession", "list[Diagnostic]", threading.Thread]
 
 
@@ -92,6 +95,12 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
         invoke_results=args.invoke_results,
     )
     follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
+    # golive answers the program's calls from threads that share the GIL with the pack's driver and
+    # the bookkeeping of each registration. Python lets a thread keep the GIL 5 ms before another may
+    # take it, while the program blocks on each of its ~4 engine calls per resource; 0.5 ms bounds
+    # that wait, and the switches it adds cost far less than it saves.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(SERVING_SWITCH_INTERVAL)
     try:
         graph = program.run(
             timeout=args.timeout,
@@ -101,6 +110,8 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
     except BaseException:
         follower.close()  # the run failed: nothing keeps the pack
         raise
+    finally:
+        sys.setswitchinterval(switch_interval)
     return (graph, *_finish(follower, graph))
 
 
@@ -260,10 +271,14 @@ class _Follower:
         session = self.session
         assert session is not None
         try:
+            # Load what validation and the report need now, while the pack starts and the program's
+            # interpreter still loads the SDK: an import holds the GIL for milliseconds at a time, which
+            # later would hold up golive's answers to the program's calls.
+            policyconfig.preload()
+            from . import findings, report  # noqa: F401
             session.connect()
             config = policyconfig.reconcile(session.info, self.file_config, source=self.config_source)
             session.configure(config)
-            from . import findings, report  # noqa: F401 - for the end of the run, loaded while the pack waits
             nodes: dict[str, ResourceNode] = {}
             while (node := self._queue.get()) is not self._END:
                 nodes[node.urn] = node

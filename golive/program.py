@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import GoliveError
 from .exits import wait_exited
-from .graph import LogMessage, ResourceGraph, ResourceNode
 from .project import Project, StackConfig, go_json, load_project, load_stack_config, program_python
 
 if TYPE_CHECKING:
+    from .graph import ResourceGraph, ResourceNode
     from .invokes import InvokeResults
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,8 @@ class PreparedProgram:
     invoke_results: InvokeResults | None
 
     def stack(self) -> ResourceGraph:
+        from .graph import ResourceGraph
+
         return ResourceGraph(project=self.project.name, stack=self.config.stack,
                              organization=self.config.organization, config=dict(self.config.values),
                              secret_keys=list(self.config.secret_keys), program_dir=str(self.project.root))
@@ -187,6 +189,8 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
         stderr = err_file.read_text(encoding="utf-8", errors="replace")
         report = _read_json(report_file)
         stacks = stacks_file.read_text(encoding="utf-8", errors="replace") if stacks_file.exists() else ""
+
+    from .graph import LogMessage
 
     graph: ResourceGraph = preview.graph
     for stream, text in (("stdout", stdout), ("stderr", stderr)):

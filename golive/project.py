@@ -19,13 +19,14 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from . import passphrase
 from .errors import GoliveError
-from .passphrase import Decrypt
+
+if TYPE_CHECKING:
+    from .passphrase import Decrypt  # the module itself only when a stack has secrets to decrypt
 
 SECRET_PLACEHOLDER = "golive-offline-secret"
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
@@ -285,6 +286,8 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
     decrypt = None
     salt = raw.get("encryptionsalt")
     if isinstance(salt, str) and salt and not raw.get("secretsprovider"):
+        from . import passphrase
+
         decrypt = passphrase.decrypter(salt, file.name)
 
     values: dict[str, str] = {}
