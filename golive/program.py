@@ -136,7 +136,7 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
         stacks_file = Path(scratch) / "stacks.txt"
         out_file, err_file = Path(scratch) / "stdout", Path(scratch) / "stderr"
         env = _child_env(project, config.values, config.secret_keys, config.stack, config.organization,
-                         report_file, stacks_file)
+                         report_file, stacks_file, _bootstrap_dir(Path(scratch)))
 
         def command(monitor_address: str, engine_address: str) -> list[str]:
             return [
@@ -206,13 +206,29 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
     return graph
 
 
+def _bootstrap_dir(scratch: Path) -> Path:
+    """A folder that holds only golive, for the program's interpreter to import golive._exec from.
+
+    Not this checkout's folder itself: when golive is installed in the program's virtualenv too (a
+    .pth naming this folder), site would skip that entry as a duplicate of ours, and the program
+    would lose golive once ours is dropped from its path.
+    """
+    boot = scratch / "bootstrap"
+    try:
+        boot.mkdir()
+        (boot / "golive").symlink_to(REPO_ROOT / "golive", target_is_directory=True)
+    except OSError:  # no symlinks here: the checkout's folder, as before
+        return REPO_ROOT
+    return boot
+
+
 def _child_env(project: Project, config: dict[str, str], secret_keys: list[str], stack: str,
-               organization: str, report_file: Path, stacks_file: Path) -> dict[str, str]:
+               organization: str, report_file: Path, stacks_file: Path, bootstrap: Path) -> dict[str, str]:
     env = dict(os.environ)
     original = env.get("PYTHONPATH", "")
     # golive must be importable by the program's interpreter, but must not stay on the program's path.
-    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + original if original else "")
-    env["GOLIVE_BOOTSTRAP_PATH"] = str(REPO_ROOT)
+    env["PYTHONPATH"] = str(bootstrap) + (os.pathsep + original if original else "")
+    env["GOLIVE_BOOTSTRAP_PATH"] = str(bootstrap)
     env["GOLIVE_ORIGINAL_PYTHONPATH"] = original
     env["GOLIVE_REPORT_FILE"] = str(report_file)
     env["GOLIVE_STACKS_FILE"] = str(stacks_file)

@@ -194,8 +194,15 @@ def test_main_folder_is_the_program_and_its_working_directory():
     src = str(PROGRAMS / "mainsrc" / "src")
     assert outputs["cwd"] == src and outputs["path0"] == src
     assert topics[0].source.file == "src/__main__.py"
-    # golive itself was importable to start the program, but is not on the program's path.
-    assert str(REPO_ROOT) not in outputs["sysPath"]
+    # golive itself was importable to start the program, but the program's path is its interpreter's
+    # own: run_path's folder, then what that interpreter gives any script (a .pth of golive's editable
+    # install included, as under the CLI) - and no trace of golive's bootstrap folder.
+    plain = subprocess.run([sys.executable, "-c", "import json, os, sys; "
+                            "print(json.dumps([os.path.abspath(p) for p in sys.path[1:] if p]))"],
+                           cwd=src, capture_output=True, text=True, check=True, timeout=30)
+    assert outputs["sysPath"][:2] == [src, src]
+    assert outputs["sysPath"][2:] == json.loads(plain.stdout)
+    assert not any("bootstrap" in p for p in outputs["sysPath"])
     assert outputs.get("pythonPath") == os.environ.get("PYTHONPATH")  # an unset value is not exported
 
 
