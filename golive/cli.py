@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import tempfile
@@ -183,12 +182,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Entry point of `golive ...` (the console script) and of `python -m golive`."""
     code = main()
-    # Leave the heap to the operating system: the final collections of interpreter shutdown would
-    # walk every object gRPC, protobuf and jsonschema loaded, for nothing. golive's output is written
-    # and flushed by now, and atexit handlers run as usual.
-    sys.stdout.flush()
-    gc.freeze()
-    sys.exit(code)
+    # Leave the heap to the operating system. golive's output is written and its files are closed by
+    # now; what interpreter shutdown would still do is join threads, run atexit handlers (both done
+    # here, in its order), then tear down every module gRPC, protobuf and jsonschema loaded, with
+    # collections over all of it: ~5 ms at the end of every `golive check`, for nothing.
+    import atexit
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away (EPIPE), or a closed stream
+            pass
+    os._exit(code if isinstance(code, int) else 1)
 
 
 def _check(args: argparse.Namespace) -> int:
