@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import queue
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +80,6 @@ def run(args: argparse.Namespace) -> int:
     return result.exit_code()
 
 
-SERVING_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
-
 _Run = tuple["ResourceGraph", "AnalyzerSession", "list[Diagnostic]", threading.Thread]
 
 
@@ -95,12 +92,6 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
         invoke_results=args.invoke_results,
     )
     follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
-    # golive answers the program's calls from threads that share the GIL with the pack's driver and
-    # the bookkeeping of each registration. Python lets a thread keep the GIL 5 ms before another may
-    # take it, while the program blocks on each of its ~4 engine calls per resource; 0.5 ms bounds
-    # that wait, and the switches it adds cost far less than it saves.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(SERVING_SWITCH_INTERVAL)
     try:
         graph = program.run(
             timeout=args.timeout,
@@ -110,8 +101,6 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
     except BaseException:
         follower.close()  # the run failed: nothing keeps the pack
         raise
-    finally:
-        sys.setswitchinterval(switch_interval)
     return (graph, *_finish(follower, graph))
 
 
