@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pulumi.runtime.proto import analyzer_pb2
 
+from golive import policyconfig
 from golive.analyzer import PackInfo, PolicyInfo
+from golive.pack import catalog
 from golive.policyconfig import ConfigError, PolicyConfig, configure_request, load, parse, reconcile, validate
 
 SCHEMA = {
@@ -200,3 +204,63 @@ def test_configure_request_wire_form():
     }
     with pytest.raises(ConfigError, match="invalid enforcement level ''"):
         configure_request({"ghost": PolicyConfig("")})
+
+
+# --- validation's quick path (fastjsonschema) never disagrees with the one that reports (jsonschema) ----
+
+def as_struct(value):
+    """What a value becomes on the wire: a protobuf Struct, whose numbers are all floats."""
+    return json_format.MessageToDict(json_format.ParseDict({"v": value}, struct_pb2.Struct()))["v"]
+
+
+def real_pack() -> PackInfo:
+    """This repository's pack as the engine receives it: every schema through a Struct."""
+    return PackInfo(
+        name="golive-customerio", version="0.1.0", description="", supports_config=True,
+        policies=tuple(PolicyInfo(spec.name, spec.description, spec.level, spec.severity, "resource",
+                                  config_schema=as_struct(spec.schema())) for spec in catalog.POLICIES),
+        initial_config={},
+    )
+
+
+def test_the_real_packs_defaults_take_the_quick_path():
+    info = real_pack()
+    defaults = reconcile(info, None)
+    assert policyconfig._valid_at_a_glance(info, defaults)
+    assert policyconfig._validation_errors(info, defaults) == []
+
+
+def test_an_invalid_value_is_reported_by_jsonschema_with_its_message():
+    info = real_pack()
+    config = {"customerio-secret-rotation": PolicyConfig("", {"maxDays": "ninety"})}
+    assert not policyconfig._valid_at_a_glance(info, config)
+    assert validate(info, config) == ["customerio-secret-rotation: maxDays: expected number, given string"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 200) | st.floats(-3, 200, allow_nan=False).map(lambda f: round(f, 1))
+    | st.text("ab1-*. ", max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("abcdeimnorstxyz_", max_size=10), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+
+
+@st.composite
+def configs(draw, info: PackInfo):
+    out = {}
+    for policy in draw(st.lists(st.sampled_from(info.policies), max_size=3, unique_by=lambda p: p.name)):
+        names = [*sorted(policy.config_schema or {}), "enforcementLevel"]
+        props = draw(st.dictionaries(st.sampled_from(names), JSON, max_size=3))
+        out[policy.name] = PolicyConfig("", props)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_quick_path_agrees_with_jsonschema(data):
+    for info in (pack(), real_pack()):
+        base = reconcile(info, OWNER if info.name == "fixture" else None)
+        config = {**base, **data.draw(configs(info))}
+        quick = policyconfig._valid_at_a_glance(info, config)
+        assert quick == (policyconfig._validation_errors(info, config) == []), config
