@@ -19,7 +19,7 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import policyconfig
 from .cli import UsageError, write_output
@@ -97,6 +97,7 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
             timeout=args.timeout,
             on_start=lambda: follower.start(program.stack()),
             on_register=follower.registered,
+            on_shutdown=follower.program_done,
         )
     except BaseException:
         follower.close()  # the run failed: nothing keeps the pack
@@ -128,7 +129,7 @@ def _finish(follower: _Follower, graph: ResourceGraph) -> tuple[AnalyzerSession,
     """AnalyzeStack once every resource was analyzed; then the pack is ended while the report is built."""
     try:
         session = follower.caught_up()
-        diagnostics = session.finish(graph)
+        diagnostics = follower.diagnostics if follower.diagnostics is not None else session.finish(graph)
     except BaseException:
         follower.close()
         raise
@@ -230,9 +231,15 @@ def _annotate(fmt: str, report: str, notes: _Notes) -> str:
     return report
 
 
+class _Finish(NamedTuple):
+    graph: ResourceGraph
+
+
 class _Follower:
     """The pack's side of the run: started as the program starts, it sends each resource to
-    Remediate and Analyze as the program registers it, from a thread of its own."""
+    Remediate and Analyze as the program registers it, from a thread of its own, and AnalyzeStack
+    once the program signals it has registered everything - as the engine does, while the
+    program's process is still ending. The diagnostics count only if that run then succeeds."""
 
     _END = None
 
@@ -242,7 +249,8 @@ class _Follower:
         self.file_config = file_config
         self.config_source = config_source
         self.session: AnalyzerSession | None = None
-        self._queue: queue.SimpleQueue[ResourceNode | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[ResourceNode | _Finish | None] = queue.SimpleQueue()
+        self.diagnostics: list[Diagnostic] | None = None  # AnalyzeStack's, once the program is done
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -255,6 +263,9 @@ class _Follower:
 
     def registered(self, node: ResourceNode) -> None:
         self._queue.put(node)
+
+    def program_done(self, graph: ResourceGraph) -> None:
+        self._queue.put(_Finish(graph))
 
     def _follow(self) -> None:
         session = self.session
@@ -269,9 +280,13 @@ class _Follower:
             config = policyconfig.reconcile(session.info, self.file_config, source=self.config_source)
             session.configure(config)
             nodes: dict[str, ResourceNode] = {}
-            while (node := self._queue.get()) is not self._END:
-                nodes[node.urn] = node
-                session.analyze(node, nodes)
+            while (item := self._queue.get()) is not self._END:
+                if isinstance(item, _Finish):
+                    self.diagnostics = session.finish(item.graph)
+                    session.close()  # the engine's last call to the pack
+                    continue
+                nodes[item.urn] = item
+                session.analyze(item, nodes)
         except BaseException as err:  # raised in the caller's thread by caught_up()
             self._error = err
 

@@ -388,6 +388,9 @@ class Preview:
     callback_timeout: float = 120.0
     # Called with each resource as it is recorded, in registration order (under the lock: be quick).
     on_register: Callable[[ResourceNode], None] | None = None
+    # Called once with the graph when the program signals that it has registered everything
+    # (SignalAndWaitForShutdown); its process may still be ending, and its run may still fail.
+    on_shutdown: Callable[[ResourceGraph], None] | None = None
 
     def __post_init__(self) -> None:
         self.graph = ResourceGraph(project=self.project, stack=self.stack, organization=self.organization,
@@ -407,6 +410,17 @@ class Preview:
         self.root_urn = ""
         self._channels: dict[str, grpc.Channel] = {}
         self._source_files: dict[str, str] = {}  # source position URI -> file as reported
+        self.shutdown_signalled = False
+
+    def signal_shutdown(self) -> bool:
+        """The program has registered everything; False if it had said so already."""
+        with self.lock:
+            if self.shutdown_signalled:
+                return False
+            self.shutdown_signalled = True
+        if self.on_shutdown is not None:
+            self.on_shutdown(self.graph)
+        return True
 
     # -- diagnostics --
 
@@ -565,8 +579,15 @@ class Preview:
 
     # -- ResourceMonitor --
 
+    def _refuse_after_shutdown(self, what: str) -> None:
+        # The engine has ended its source of events and analyzed the stack by then.
+        if self.shutdown_signalled:
+            raise MonitorError(f"{what} after the program signalled that it had registered everything "
+                               "(SignalAndWaitForShutdown)", grpc.StatusCode.FAILED_PRECONDITION)
+
     def register_resource(self, req: resource_pb2.RegisterResourceRequest,
                           ) -> resource_pb2.RegisterResourceResponse:
+        self._refuse_after_shutdown(f"{req.type} {req.name!r} was registered")
         if req.state_migrations:
             raise MonitorError("state migrations are not supported by this deployment",
                                grpc.StatusCode.FAILED_PRECONDITION)
@@ -744,6 +765,7 @@ class Preview:
         return outputs
 
     def register_resource_outputs(self, req: resource_pb2.RegisterResourceOutputsRequest) -> None:
+        self._refuse_after_shutdown(f"outputs of {req.urn} were registered")
         urn_parts(req.urn)
         outputs = engine_view(to_dict(req.outputs) if req.HasField("outputs") else {})
         with self.lock:
@@ -753,6 +775,7 @@ class Preview:
             node.outputs = outputs
 
     def read_resource(self, req: resource_pb2.ReadResourceRequest) -> resource_pb2.ReadResourceResponse:
+        self._refuse_after_shutdown(f"{req.type} {req.name!r} was read")
         if not _is_type_token(req.type):
             raise MonitorError(f"{req.type!r} is not a valid type token", grpc.StatusCode.INVALID_ARGUMENT)
         parent = req.parent
@@ -991,6 +1014,10 @@ class ResourceMonitorService(resource_pb2_grpc.ResourceMonitorServicer):
 
     @_guard
     def SignalAndWaitForShutdown(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # The engine ends its source of events here, so its analyzers' AnalyzeStack runs now; it also
+        # holds the call until the deployment is done, which offline only delays the program's exit.
+        if not self.preview.signal_shutdown():
+            raise MonitorError("Already waiting for shutdown")  # resmon's answer to a second call
         return empty_pb2.Empty()
 
 

@@ -60,15 +60,18 @@ class PreparedProgram:
                              secret_keys=list(self.config.secret_keys), program_dir=str(self.project.root))
 
     def run(self, timeout: float = 120.0, *, on_start: Callable[[], None] | None = None,
-            on_register: Callable[[ResourceNode], None] | None = None) -> ResourceGraph:
+            on_register: Callable[[ResourceNode], None] | None = None,
+            on_shutdown: Callable[[ResourceGraph], None] | None = None) -> ResourceGraph:
         """Run the program as a first preview and return what it registered.
 
         `on_start` is called in this thread once the program's process is running and golive's
         engine services are up, while the program runs (to start a policy pack, say); if it raises,
         the program is stopped and the error passes on. `on_register` is called with each resource
         as the program registers it, in order, from the service's threads: it must be quick.
+        `on_shutdown` is called with the graph once the program signals it has registered
+        everything, before its process has ended (and before its run is known to have succeeded).
         """
-        return _run_prepared(self, timeout, on_start, on_register)
+        return _run_prepared(self, timeout, on_start, on_register, on_shutdown)
 
 
 def prepare_program(project_dir: str | os.PathLike[str], stack: str, *, config_overrides: Iterable[str] = (),
@@ -123,7 +126,8 @@ def _reserve_port() -> socket.socket | None:
 
 
 def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[[], None] | None = None,
-                  on_register: Callable[[ResourceNode], None] | None = None) -> ResourceGraph:
+                  on_register: Callable[[ResourceNode], None] | None = None,
+                  on_shutdown: Callable[[ResourceGraph], None] | None = None) -> ResourceGraph:
     project, config, invoke_results = prepared.project, prepared.config, prepared.invoke_results
     python = program_python(project)
     parallel = parallelism()
@@ -161,7 +165,7 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
                 project=project.name, stack=config.stack, organization=config.organization,
                 root_dir=project.root, pwd=project.pwd, config=config.values, secret_keys=config.secret_keys,
                 providers=OfflineProviders(config.values, invoke_results), parallel=parallel,
-                callback_timeout=timeout, on_register=on_register)
+                callback_timeout=timeout, on_register=on_register, on_shutdown=on_shutdown)
             servers = stack.enter_context(Servers(preview, monitor_port=ports[0], engine_port=ports[1]))
             for sock in reserved:
                 sock.close()  # the services hold the ports now

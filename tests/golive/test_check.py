@@ -193,3 +193,33 @@ def test_a_pack_golive_cannot_run_is_refused_and_the_program_stopped(tmp_path, c
     (pack / "PulumiPolicy.yaml").write_text("runtime: nodejs\n")
     assert cli.main(["check", str(PLAIN), "--stack", "production", "--policy-pack", str(pack)]) == 2
     assert "runtime 'nodejs': golive runs Python policy packs only" in capsys.readouterr().err
+
+
+def test_a_program_that_fails_after_signalling_shutdown_is_a_failed_run(tmp_path, capsys):
+    # AnalyzeStack runs once the program says it has registered everything, as in the engine; what
+    # it found is reported only if the program then ends well.
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "Pulumi.yaml").write_text("name: late\nruntime: python\n")
+    (folder / "Pulumi.production.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (folder / "__main__.py").write_text(
+        "import atexit, os\nimport pulumi_aws as aws\n"
+        "aws.secretsmanager.Secret('customerio-track-api-key', tags={'customerio:credential': 'track-api-key'})\n"
+        "atexit.register(lambda: os._exit(3))\n")
+    assert cli.main(["check", str(folder), "--stack", "production"]) == 2
+    out, err = capsys.readouterr()
+    assert "customerio-secret-rotation" not in out and "status 3" in err
+
+
+def test_analyze_stack_runs_in_the_packs_thread_once_the_program_signals_shutdown(monkeypatch, capsys):
+    import threading
+
+    finish, threads = AnalyzerSession.finish, []
+
+    def recording_finish(self, graph=None):
+        threads.append(threading.current_thread().name)
+        return finish(self, graph)
+
+    monkeypatch.setattr(AnalyzerSession, "finish", recording_finish)
+    assert cli.main(["check", str(PLAIN), "--stack", "production"]) == 0
+    assert threads == ["golive-pack"]  # not after the program's exit, from the main thread

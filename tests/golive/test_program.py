@@ -411,18 +411,24 @@ def test_results_file_errors_name_the_file(tmp_path, text, message):
 # --- how the program's process is started and ended ------------------------------------------------
 
 def test_on_start_and_on_register_follow_the_program(tmp_path):
-    folder = write_program(tmp_path / "follow", "import pulumi_aws as aws\n"
+    folder = write_program(tmp_path / "follow", "import os\nimport pulumi_aws as aws\n"
+                           "open('pid', 'w').write(str(os.getpid()))\n"
                            "topic = aws.sns.Topic('alerts')\n"
                            "aws.sns.TopicSubscription('oncall', topic=topic.arn, protocol='email', endpoint='a@b.c')\n")
     prepared = program.prepare_program(folder, "dev")
     stack = prepared.stack()
     assert (stack.project, stack.stack, stack.config, stack.resources) == ("follow", "dev",
                                                                            {"aws:region": "us-east-1"}, [])
-    started, registered = [], []
+    started, registered, done = [], [], []
+
+    def shutdown(graph: ResourceGraph) -> None:  # the program's process is still alive, waiting on this
+        done.append((len(graph.resources), Path(f"/proc/{(folder / 'pid').read_text()}").exists()))
+
     graph = prepared.run(timeout=60, on_start=lambda: started.append(len(registered)),
-                         on_register=registered.append)
+                         on_register=registered.append, on_shutdown=shutdown)
     assert started == [0]  # called once, before the program registered anything
     assert registered == graph.resources  # every resource, in registration order
+    assert done == [(4, True)]  # once, with everything registered, while the program's process still ran
     assert [r.type for r in registered] == [STACK_TYPE, "pulumi:providers:aws", "aws:sns/topic:Topic",
                                             "aws:sns/topicSubscription:TopicSubscription"]
 
@@ -476,3 +482,26 @@ def test_engine_services_load_the_protocol_without_the_sdk():
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_engine_takes_no_resources_after_the_shutdown_signal():
+    preview = monitor.Preview(project="p", stack="s", organization="o", root_dir=REPO_ROOT, pwd=REPO_ROOT)
+    service = monitor.ResourceMonitorService(preview)
+
+    class Aborted(Exception):
+        pass
+
+    class Context:
+        def abort(self, code, details):
+            raise Aborted(code, details)
+
+    calls = []
+    preview.on_shutdown = lambda graph: calls.append(graph)
+    service.SignalAndWaitForShutdown(None, Context())
+    assert calls == [preview.graph]
+    with pytest.raises(Aborted, match="Already waiting for shutdown"):  # resmon's answer to a second call
+        service.SignalAndWaitForShutdown(None, Context())
+    request = monitor.resource_pb2.RegisterResourceRequest(type="aws:sns/topic:Topic", name="late", custom=True)
+    with pytest.raises(Aborted, match="'late' was registered after the program signalled"):
+        service.RegisterResource(request, Context())
+    assert calls == [preview.graph] and preview.graph.resources == []
