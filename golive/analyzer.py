@@ -453,6 +453,7 @@ class AnalyzerSession:
         self._parts: _RequestParts | None = None
         self._ran = False
         self._closed = False
+        self._close_lock = threading.Lock()  # the pack's own thread may end it while the caller does too
 
     # -- starting -------------------------------------------------------------------------------------
     @classmethod
@@ -916,10 +917,11 @@ class AnalyzerSession:
 
     # -- ending -----------------------------------------------------------------------------------------
     def close(self) -> None:
-        """End the pack's process group and reap it; safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
+        """End the pack's process group and reap it; safe to call more than once, from any thread."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         if self._channel is not None:
             self._channel.close()
         proc = self._proc
