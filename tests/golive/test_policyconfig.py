@@ -237,6 +237,12 @@ def test_an_invalid_value_is_reported_by_jsonschema_with_its_message():
     assert validate(info, config) == ["customerio-secret-rotation: maxDays: expected number, given string"]
 
 
+def test_a_missing_required_property_is_not_valid_at_a_glance():
+    config = {**reconcile(pack(), OWNER), "needs-owner": PolicyConfig("", {})}
+    assert not policyconfig._valid_at_a_glance(pack(), config)
+    assert validate(pack(), config) == ["needs-owner: 'owner' is a required property"]
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 200) | st.floats(-3, 200, allow_nan=False).map(lambda f: round(f, 1))
     | st.text("ab1-*. ", max_size=4),
