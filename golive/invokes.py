@@ -409,17 +409,25 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-@functools.cache
 def _package_dir(fqn: str) -> Path | None:
     top, _, rest = fqn.partition(".")
+    base = _top_package_dir(top)
+    if base is None:
+        return None
+    return base.joinpath(*rest.split(".")) if rest else base
+
+
+@functools.cache
+def _top_package_dir(top: str) -> Path | None:
+    """Where package `top` is: asked once per package, not once per module of it (find_spec takes
+    the import system's lock, which registrations from several threads then queue for)."""
     try:
         spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    base = Path(next(iter(spec.submodule_search_locations)))
-    return base.joinpath(*rest.split(".")) if rest else base
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _class_source(directory: Path, module: str, cls: str) -> str | None:

@@ -128,7 +128,7 @@ def provider(tmp_path, monkeypatch):
     (package / "things" / "gadget.py").write_text(ODD)
     monkeypatch.syspath_prepend(str(tmp_path))
     for cache in (invokes._registration_source, invokes._registration_table, invokes._registry,
-                  invokes._resource_entry, invokes._resource_module_names, invokes._package_dir,
+                  invokes._resource_entry, invokes._resource_module_names, invokes._top_package_dir,
                   invokes.computed_outputs, invokes.resource_class):
         cache.cache_clear()
     yield
