@@ -213,7 +213,8 @@ def _valid_at_a_glance(info: PackInfo, config: Mapping[str, PolicyConfig]) -> bo
                     continue  # the schema allows properties it does not describe
                 key = json.dumps(prop_schema, sort_keys=True)
                 if key not in compiled:
-                    compiled[key] = fastjsonschema.compile(prop_schema)
+                    # As jsonschema validates: defaults not written into the value, formats not checked.
+                    compiled[key] = fastjsonschema.compile(prop_schema, use_default=False, use_formats=False)
                 compiled[key](value)
     except Exception:  # JsonSchemaValueException, JsonSchemaDefinitionException, or a failure of its own
         return False

@@ -237,6 +237,18 @@ def test_an_invalid_value_is_reported_by_jsonschema_with_its_message():
     assert validate(info, config) == ["customerio-secret-rotation: maxDays: expected number, given string"]
 
 
+def test_validation_leaves_the_config_as_it_was():
+    # fastjsonschema would write nested defaults into the value it checks, and the pack would get them.
+    info = PackInfo(name="nested", version="1", description="", supports_config=True, initial_config={},
+                    policies=(PolicyInfo("p", "", "mandatory", "", "resource", config_schema={
+                        "limits": {"type": "object", "properties": {"max": {"type": "number", "default": 5}}},
+                        "when": {"type": "string", "format": "date"}}),))
+    config = {"p": PolicyConfig("", {"limits": {}, "when": "not a date"})}
+    assert policyconfig._valid_at_a_glance(info, config)  # formats are annotations, as for jsonschema
+    assert validate(info, config) == []
+    assert config["p"].properties == {"limits": {}, "when": "not a date"}
+
+
 def test_a_missing_required_property_is_not_valid_at_a_glance():
     config = {**reconcile(pack(), OWNER), "needs-owner": PolicyConfig("", {})}
     assert not policyconfig._valid_at_a_glance(pack(), config)
