@@ -15,6 +15,7 @@ from pulumi.runtime import proto
 from pulumi_policy import policy as sdk
 
 from bench.synthetic import synthetic_graph
+from tests.policies.sdk_servicer import pack_servicer
 
 
 def _request(graph) -> proto.AnalyzeStackRequest:
@@ -33,12 +34,7 @@ def _request(graph) -> proto.AnalyzeStackRequest:
 
 @pytest.fixture
 def servicer(monkeypatch):
-    checklist_pack._install_sdk_hooks()
-    servicer = sdk._PolicyAnalyzerServicer("golive-customerio", "0.0.1", checklist_pack.build_policies(),
-                                           sdk.EnforcementLevel.ADVISORY, None, "", None, None, None, None, None)
-    monkeypatch.setattr(checklist_pack, "_stack_context", {
-        "stack": "production", "project": "estate", "config": {}, "secret_keys": frozenset()})
-    return servicer
+    return pack_servicer(monkeypatch, "estate")
 
 
 def test_analyze_stack_reports_what_the_rules_find_and_the_sdk_builds_no_copies(servicer, monkeypatch):

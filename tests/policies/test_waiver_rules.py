@@ -14,7 +14,8 @@ from checklist.recognize import SECRET
 from checklist.waivers import Target, WaiverError, apply, evaluate, parse_waiver, parse_waivers
 from google.protobuf import struct_pb2
 from pulumi.runtime import proto
-from pulumi_policy import policy as sdk
+
+from tests.policies.sdk_servicer import pack_servicer
 
 POLICY = "customerio-secret-rotation"
 EXPIRES = date(2026, 12, 31)
@@ -251,12 +252,7 @@ def _resource(r: Resource) -> proto.AnalyzerResource:
 
 @pytest.fixture
 def servicer(monkeypatch):
-    checklist_pack._install_sdk_hooks()
-    servicer = sdk._PolicyAnalyzerServicer("golive-customerio", "0.0.1", checklist_pack.build_policies(),
-                                           sdk.EnforcementLevel.ADVISORY, None, "", None, None, None, None, None)
-    monkeypatch.setattr(checklist_pack, "_stack_context", {
-        "stack": "production", "project": "shop", "config": {}, "secret_keys": frozenset()})
-    return servicer
+    return pack_servicer(monkeypatch, "shop")
 
 
 def _analyze(servicer, waivers_config, today: str, monkeypatch) -> list:
