@@ -187,6 +187,11 @@ def preload() -> None:
     import fastjsonschema  # noqa: F401
 
 
+def _properties(config: Mapping[str, PolicyConfig], policy: PolicyInfo) -> dict[str, Any]:
+    entry = config.get(policy.name)
+    return dict(entry.properties or {}) if entry else {}
+
+
 def _valid_at_a_glance(info: PackInfo, config: Mapping[str, PolicyConfig]) -> bool:
     """Whether every policy's config is valid, by fastjsonschema (Draft 7, compiled to Python).
 
@@ -202,8 +207,7 @@ def _valid_at_a_glance(info: PackInfo, config: Mapping[str, PolicyConfig]) -> bo
     compiled: dict[str, Callable[[Any], Any]] = {}
     try:
         for policy in info.policies:
-            entry = config.get(policy.name)
-            props = dict(entry.properties or {}) if entry else {}
+            props = _properties(config, policy)
             schema = _schema(policy)
             if any(name not in props for name in schema.get("required", ())):
                 return False
@@ -234,8 +238,7 @@ def _validation_errors(info: PackInfo, config: Mapping[str, PolicyConfig]) -> li
 
     errors: list[str] = []
     for policy in info.policies:
-        entry = config.get(policy.name)
-        props = dict(entry.properties or {}) if entry else {}
+        props = _properties(config, policy)
         try:
             validator = Draft7Validator(_schema(policy))
             found = list(validator.iter_errors(props))
