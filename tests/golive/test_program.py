@@ -468,6 +468,19 @@ def test_files_a_program_leaves_open_are_flushed_at_exit(tmp_path):
     assert (folder / "written.bin").read_bytes() == b"bytes too"
 
 
+def test_the_program_collects_cyclic_garbage_less_often_but_still_collects_it(tmp_path):
+    folder = write_program(tmp_path / "garbage", "import gc, weakref\nimport pulumi\n"
+                           "class Cycle:\n    pass\n"
+                           "cycle = Cycle()\ncycle.me = cycle\nref = weakref.ref(cycle)\ndel cycle\n"
+                           "young = [[] for _ in range(1000)]\n"
+                           "pulumi.export('afterThousand', ref() is None)\n"
+                           "young += [[] for _ in range(300_000)]\n"
+                           "pulumi.export('afterMany', ref() is None)\n")
+    outputs = node(run_program(folder, "dev", timeout=60), "garbage-dev", STACK_TYPE).outputs
+    # CPython's default (700) would have collected the cycle among the first thousand new objects.
+    assert outputs == {"afterThousand": False, "afterMany": True}
+
+
 def test_engine_services_load_the_protocol_without_the_sdk():
     # In a fresh interpreter, as `golive check` starts: the SDK stays unloaded, and its classes are the
     # same ones once something loads it after all.
