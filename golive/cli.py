@@ -179,8 +179,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Young-generation threshold of golive's own process (CPython's default is 700).
+GC_THRESHOLD0 = 100_000
+
+
 def run() -> None:
     """Entry point of `golive ...` (the console script) and of `python -m golive`."""
+    # What golive allocates is mostly modules it imports (gRPC, protobuf, the validators) and the
+    # graph it keeps: at 700, a `golive check` of 25 resources ran ~60 young collections (~5 ms of
+    # its ~0.2 s of CPU, on the core the policy pack needs) that found ~1,400 objects of garbage.
+    import gc
+
+    gc.set_threshold(GC_THRESHOLD0, *gc.get_threshold()[1:])
     code = main()
     # Leave the heap to the operating system. golive's output is written and its files are closed by
     # now; what interpreter shutdown would still do is join threads, run atexit handlers (both done
