@@ -90,8 +90,9 @@ def bench_check_vs_checkov(repeat: int) -> None:
             times.append(time.perf_counter() - start)
     ours, theirs = statistics.median(ours_times), statistics.median(theirs_times)
     ratio = ours / theirs
-    print(f"check vs checkov: golive check {ours:.2f} s, checkov {theirs:.2f} s (median of {repeat}): "
-          f"ratio {ratio:.2f} (goal <= 0.25) {'OK' if ratio <= 0.25 else 'MISSED'}")
+    # Three decimals: the figure sits close to its goal, and 0.2504 must not print as a met 0.25.
+    print(f"check vs checkov: golive check {ours:.3f} s, checkov {theirs:.2f} s (median of {repeat}): "
+          f"ratio {ratio:.3f} (goal <= 0.25) {'OK' if ratio <= 0.25 else 'MISSED'}")
 
 
 def _analyze_seconds(pack_dir: Path, resources: int, repeat: int) -> float:
