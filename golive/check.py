@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import queue
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -155,15 +154,15 @@ def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline 
     return result
 
 
-@dataclass
 class _Notes:
     """What a report should add about how this check ran; empty on a plain program run."""
 
-    state_file: str | None = None
-    undecrypted_secrets: int = 0
-    baseline: dict[str, object] | None = None
-    written_baseline: dict[str, object] | None = None
-    lines: list[str] = field(default_factory=list)  # from the state loader
+    def __init__(self) -> None:
+        self.state_file: str | None = None
+        self.undecrypted_secrets = 0
+        self.baseline: dict[str, object] | None = None
+        self.written_baseline: dict[str, object] | None = None
+        self.lines: list[str] = []  # from the state loader
 
     def __bool__(self) -> bool:
         return bool(self.state_file or self.baseline or self.written_baseline or self.lines)

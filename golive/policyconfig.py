@@ -25,9 +25,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import GoliveError
 
@@ -48,8 +47,7 @@ class ConfigError(GoliveError):
     """The policy pack config is unusable; one line naming the file, key or value."""
 
 
-@dataclass(frozen=True)
-class PolicyConfig:
+class PolicyConfig(NamedTuple):  # not a dataclass: read before the program starts (see project.Project)
     enforcement_level: str  # "" when the entry names none
     properties: dict[str, Any] | None = None
 

@@ -18,9 +18,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import GoliveError
 from .exits import wait_exited
@@ -40,8 +39,7 @@ class ProgramError(GoliveError):
     own traceback (frames from files inside the project folder)."""
 
 
-@dataclass
-class PreparedProgram:
+class PreparedProgram(NamedTuple):
     """A program with its project, stack config and invoke results loaded, ready to run.
 
     Everything a policy pack needs to start (project, stack, organization, config, secret keys)

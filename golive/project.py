@@ -17,9 +17,8 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
@@ -37,16 +36,17 @@ class ProjectError(GoliveError):
     """Pulumi.yaml or a stack file is missing or wrong; the message names the file and key."""
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
+    # Named tuples, not dataclasses: these are read before the program's process can start, and
+    # `dataclasses` (with the `inspect` it imports) would add ~7 ms to that wait.
     name: str
     root: Path  # the folder holding Pulumi.yaml
     file: Path
     pwd: Path  # the program's working directory: root, or the folder `main` names or lies in
     entry: str  # the PROGRAM argument of the language host: "." or the name of `main`'s file
     runtime: str
-    options: dict[str, Any] = field(default_factory=dict)
-    config_types: dict[str, Any] = field(default_factory=dict)  # the `config:` section of Pulumi.yaml
+    options: dict[str, Any]
+    config_types: dict[str, Any]  # the `config:` section of Pulumi.yaml
     stack_config_dir: Path | None = None
 
     @property
@@ -62,13 +62,12 @@ class Project:
         return folder / f"Pulumi.{stack}.yaml"
 
 
-@dataclass
-class StackConfig:
+class StackConfig(NamedTuple):
     stack: str
     organization: str
     file: Path | None
-    values: dict[str, str] = field(default_factory=dict)  # "ns:key" -> string, as PULUMI_CONFIG carries it
-    secret_keys: list[str] = field(default_factory=list)
+    values: dict[str, str]  # "ns:key" -> string, as PULUMI_CONFIG carries it
+    secret_keys: list[str]
 
 
 class _Loader(yaml.SafeLoader):
