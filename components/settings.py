@@ -23,7 +23,7 @@ CREDENTIAL_CONFIG_KEYS: dict[str, str] = {"siteId": "site-id", "trackApiKey": "t
                                           "appApiKey": "app-api-key"}
 
 
-_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_ENVIRONMENT = re.compile(catalog.ENVIRONMENT_NAME)
 
 
 @dataclass

@@ -53,7 +53,7 @@ EMAIL_EVENTS: dict[str, str] = {"sent": _SENT, "delivered": _DELIVERED, "bounced
 
 # The alarms' dimension value is the stack's golive:environment, which components/settings.py holds to
 # this form; a name outside it is one no alarm can ever read.
-ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ENVIRONMENT = re.compile(catalog.ENVIRONMENT_NAME)
 
 MAX_DATUMS_PER_CALL = 1000  # PutMetricData: metric data per request
 MAX_VALUES_PER_DATUM = 150  # PutMetricData: distinct values in Values/Counts

@@ -37,7 +37,7 @@ CONFIG_KEY = "golive:rollout"
 GATES: tuple[str, ...] = ("staging", "smoke")
 KEYS: tuple[str, ...] = ("dwellMinutes", "triggers", "gates", "stagingEnvironment", "internalUserIds",
                          "internalDomains", "autoRollback")
-_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_ENVIRONMENT = re.compile(catalog.ENVIRONMENT_NAME)
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")
 

@@ -86,6 +86,10 @@ SIGNALS: dict[str, Signal] = {
 # denominator; CloudWatch Sum, unit Count) or the gauge (metric, statistic, unit).
 METRIC_NAMESPACE = "Customer.io/Integration"
 METRIC_DIMENSION = "Environment"
+# An environment's name (the stack's golive:environment): the dimension's value and the <env> of the
+# credential secrets' names, customerio/<env>/<kind>. The components, golive.metrics and the rollout
+# plan all hold names to it.
+ENVIRONMENT_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
 RATE_METRICS: dict[str, tuple[str, str]] = {
     "api_error_rate": ("ApiErrors", "ApiRequests"),
     "bounce_rate": ("EmailBounced", "EmailSent"),
