@@ -207,7 +207,12 @@ def parse_config_key(key: str, project_name: str, *, where: str) -> str:
 
 def go_json(value: Any) -> str:
     """JSON as Go's encoding/json writes it: compact, map keys sorted, HTML characters escaped."""
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=_json_default)
+    return go_escape(json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
+                                default=_json_default))
+
+
+def go_escape(text: str) -> str:
+    """JSON text with the characters Go's encoding/json escapes (HTML, line separators) escaped."""
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -216,7 +221,8 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"value of type {type(value).__name__} cannot be config")
 
 
-def _scalar_text(value: Any) -> str:
+def scalar_text(value: Any) -> str:
+    """A scalar as Pulumi config and the Terraform bridge write it: `true`, `42`, `1.5`."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -256,7 +262,7 @@ def config_text(value: Any, where: str, decrypt: Decrypt | None = None) -> tuple
     if isinstance(value, (dict, list)) or value is None:
         plain, secret = _plaintext(value, where, decrypt)
         return go_json(plain), secret
-    return _scalar_text(value), False
+    return scalar_text(value), False
 
 
 def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 
@@ -146,3 +147,52 @@ def test_a_form_the_reader_does_not_know_falls_back_to_the_class(provider):
     assert invokes._computed_outputs_from_source("gltest:things/gadget:Gadget") is None
     assert invokes.computed_outputs("gltest:things/gadget:Gadget") == ("arn",)
     assert "pulumi_gltest.things.gadget" in sys.modules
+
+
+# --- arguments echoed into results ----------------------------------------------------------------
+
+SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "example.com"}
+
+
+def test_echoed_arguments_take_the_declared_result_type():
+    providers = invokes.OfflineProviders({"aws:region": "eu-west-1"})
+    ami, how = providers.answer("aws:ec2/getAmi:getAmi", {
+        "mostRecent": "true", "owners": ["amazon", 42], "includeDeprecated": "False",
+        "filters": [{"name": "name", "values": ["amzn2-*", 7]}, {"name": 3, "values": "not-a-list"}]})
+    assert how == invokes.PLACEHOLDER
+    assert ami["mostRecent"] is True and ami["includeDeprecated"] is False
+    assert ami["owners"] == ["amazon", "42"]  # a number given for a string comes back as its text
+    assert ami["filters"] == [{"name": "name", "values": ["amzn2-*", "7"]},
+                              {"name": "3", "values": [f"offline-values-{i}" for i in range(3)]}]
+    # A value with no form of the declared type becomes that type's placeholder.
+    odd, _ = providers.answer("aws:ec2/getAmi:getAmi", {"mostRecent": "sometimes", "owners": "amazon",
+                                                        "nameRegex": {"not": "a string"}})
+    assert odd["mostRecent"] is False and odd["owners"] == [f"offline-owners-{i}" for i in range(3)]
+    assert odd["nameRegex"] == "offline-nameRegex"
+
+
+def test_numbers_and_secrets_are_converted_too():
+    providers = invokes.OfflineProviders()
+    zone, _ = providers.answer("aws:route53/getZone:getZone", {"name": SECRET, "privateZone": 1,
+                                                               "vpcId": 12, "resourceRecordSetCount": "17"})
+    assert zone["name"] == SECRET  # still secret, still the value asked for
+    assert zone["privateZone"] is True and zone["vpcId"] == "12"
+    assert zone["resourceRecordSetCount"] == 17  # a number given as text comes back a number
+    bad, _ = providers.answer("aws:ec2/getSubnets:getSubnets", {"filters": [{"name": "vpc-id", "values": 5}]})
+    assert bad["filters"] == [{"name": "vpc-id", "values": [f"offline-values-{i}" for i in range(3)]}]
+
+
+def test_policy_documents_are_rendered_from_their_statements():
+    providers = invokes.OfflineProviders()
+    doc, _ = providers.answer(invokes.POLICY_DOCUMENT, {"policyId": "p1", "statements": [
+        {"sid": "Read", "actions": ["s3:GetObject", "s3:ListBucket"], "resources": ["arn:aws:s3:::b/*"]},
+        {"effect": "Deny", "notActions": ["iam:*"], "principals": [{"type": "*", "identifiers": ["*"]}]},
+    ]})
+    expected = {"Version": "2012-10-17", "Id": "p1", "Statement": [
+        {"Sid": "Read", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+         "Resource": "arn:aws:s3:::b/*"},
+        {"Effect": "Deny", "NotAction": "iam:*", "Principal": "*"}]}
+    assert json.loads(doc["json"]) == expected and json.loads(doc["minifiedJson"]) == expected
+    assert "\n" in doc["json"] and "\n" not in doc["minifiedJson"]
+    merged, _ = providers.answer(invokes.POLICY_DOCUMENT, {"sourcePolicyDocuments": ["{}"]})
+    assert merged["json"] == "offline-json"  # merging documents is the provider's to do

@@ -341,6 +341,54 @@ def test_own_transform_stack_reference_and_missing_config(tmp_path):
     assert first_line == "needs: Missing required configuration variable 'needs:domain'"
 
 
+DATA_SOURCES = """\
+import json
+import pulumi
+import pulumi_aws as aws
+
+# As pulumi/examples' aws-py-webserver writes it: the bool as a string, which the provider converts.
+ami = aws.ec2.get_ami(most_recent="true", owners=["137112412989"],
+                      filters=[{"name": "name", "values": ["amzn-ami-hvm-*"]}])
+typed = aws.ec2.get_ami(most_recent=True, owners=["amazon"],
+                        filters=[aws.ec2.GetAmiFilterArgs(name="name", values=["al2023-ami-*"])])
+me = aws.get_caller_identity()
+region = aws.get_region()
+zones = aws.get_availability_zones(state="available")
+zone = aws.route53.get_zone(name="example.com", private_zone=False)
+assume = aws.iam.get_policy_document(statements=[{
+    "effect": "Allow",
+    "actions": ["sts:AssumeRole"],
+    "principals": [{"type": "Service", "identifiers": ["ec2.amazonaws.com", "lambda.amazonaws.com"]}],
+    "conditions": [{"test": "StringEquals", "variable": "aws:SourceAccount", "values": [me.account_id]}],
+}])
+server = aws.ec2.Instance("web", ami=ami.id, instance_type="t3.micro",
+                          availability_zone=zones.names[0], tags={"Name": "web"})
+aws.iam.Role("role", assume_role_policy=assume.json)
+pulumi.export("ami", {"id": ami.id, "mostRecent": ami.most_recent, "filters": [f.values for f in ami.filters],
+                      "typed": typed.most_recent, "owners": typed.owners})
+pulumi.export("where", [me.account_id, region.name, zones.names, zone.zone_id, zone.name, zone.private_zone])
+pulumi.export("policy", json.loads(assume.json))
+"""
+
+
+def test_data_sources_real_programs_call_run_offline(tmp_path):
+    graph = run_program(write_program(tmp_path / "sources", DATA_SOURCES), "dev", timeout=60)
+    outputs = node(graph, "sources-dev", STACK_TYPE).outputs
+    # Echoed arguments come back in the declared result type: "true" is the bool true.
+    assert outputs["ami"] == {"id": "offline-id", "mostRecent": True, "filters": [["amzn-ami-hvm-*"]],
+                              "typed": True, "owners": ["amazon"]}
+    assert outputs["where"] == ["000000000000", "us-east-1", ["us-east-1a", "us-east-1b", "us-east-1c"],
+                                "offline-zoneId", "example.com", False]
+    # The policy document is rendered from its statements, as the provider renders it.
+    assert outputs["policy"] == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Service": ["lambda.amazonaws.com", "ec2.amazonaws.com"]},
+        "Condition": {"StringEquals": {"aws:SourceAccount": "000000000000"}}}]}
+    assert json.loads(node(graph, "role", "Role").inputs["assumeRolePolicy"]) == outputs["policy"]
+    assert node(graph, "web", "Instance").inputs["ami"] == "offline-id"
+    assert {i.answered for i in graph.invokes} == {"placeholder"} and len(graph.invokes) == 7
+
+
 # --- monitor pieces that need no program ----------------------------------------------------------
 
 def test_urns_join_parent_types_except_under_the_stack():
