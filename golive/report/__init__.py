@@ -48,6 +48,20 @@ def location(source: SourcePosition | None) -> str:
     return f"{source.file}:{source.line}" if source else ""
 
 
+# What each way of answering a data source offline means (InvokeRecord.answered).
+ANSWERED = {
+    "placeholder": "values of the declared types",
+    "results-file": "the values --invoke-results gives, the declared types' for other fields",
+}
+
+
+def invoke_legend(result: CheckResult) -> str:
+    """What the `answered` labels of this result's data sources mean: only the labels it uses."""
+    used = {i.answered for i in result.invokes}
+    labels = [label for label in ANSWERED if label in used] + sorted(used - set(ANSWERED))
+    return "; ".join(f"{label}: {ANSWERED.get(label, label)}" for label in labels)
+
+
 def counts(result: CheckResult) -> tuple[int, int]:
     return len(result.mandatory), len(result.advisory)
 
@@ -59,4 +73,5 @@ def plural(n: int, word: str) -> str:
 # Imported for their registrations; after `register` exists.
 from . import jsonreport, junit, markdown, sarif, text  # noqa: E402, F401
 
-__all__ = ["Renderer", "counts", "display_type", "formats", "location", "plural", "register", "render"]
+__all__ = ["ANSWERED", "Renderer", "counts", "display_type", "formats", "invoke_legend", "location", "plural",
+           "register", "render"]

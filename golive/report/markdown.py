@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from ..findings import CheckResult, Finding
-from . import counts, display_type, location, plural, register
+from . import counts, display_type, invoke_legend, location, plural, register
 
 _ICON = {"mandatory": "❌", "advisory": "⚠️", "disabled": "⏸️"}
 
@@ -72,6 +72,8 @@ def render(result: CheckResult) -> str:
         out += [
             f"<details><summary>{plural(len(result.invokes), 'data source')} answered offline, "
             "not by the cloud</summary>",
+            "",
+            f"{_cell(invoke_legend(result))}.",
             "",
         ]
         for invoke in result.invokes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..findings import CheckResult, Finding
-from . import counts, display_type, location, plural, register
+from . import counts, display_type, invoke_legend, location, plural, register
 
 _INDENT = "        "  # the CLI's subItemIndent
 
@@ -51,9 +51,7 @@ def render(result: CheckResult) -> str:
         f"{plural(result.resource_count, 'resource')} of {result.project}/{result.stack}: {verdict}."
     )
     if result.invokes:
-        out.append(
-            "Data sources answered offline, not by the cloud (placeholder: values of the declared types):"
-        )
+        out.append(f"Data sources answered offline, not by the cloud ({invoke_legend(result)}):")
         for invoke in result.invokes:
             where = f"  at {location(invoke.source)}" if invoke.source else ""
             out.append(f"    - {invoke.token}  ({invoke.answered}){where}")

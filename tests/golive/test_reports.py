@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -348,6 +349,19 @@ def test_markdown_headline_and_table():
         "## ⚠️ golive: `shop` / `prod` passes with 1 advisory"
     )
     assert render("markdown", result([])).startswith("## ✅ golive: `shop` / `prod` passes every policy")
+
+
+def test_the_data_source_note_says_how_each_was_answered():
+    zone = InvokeRecord("aws:route53/getZone:getZone", "results-file", SourcePosition("__main__.py", 4))
+    from_file = replace(result(), invokes=[zone])
+    text = render("text", from_file)
+    assert ("Data sources answered offline, not by the cloud (results-file: the values --invoke-results "
+            "gives, the declared types' for other fields):") in text.splitlines()
+    assert "    - aws:route53/getZone:getZone  (results-file)  at __main__.py:4" in text
+    assert "placeholder" not in text and "placeholder" not in render("markdown", from_file)
+    both = render("text", replace(result(), invokes=[*result().invokes, zone]))
+    assert "(placeholder: values of the declared types; results-file: the values --invoke-results" in both
+    assert "placeholder: values of the declared types." in render("markdown", result())
 
 
 def test_no_report_carries_property_values():
