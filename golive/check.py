@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if state_file:
         run_pack = _check_state(args, pack_dir, file_config, notes)
     else:
-        run_pack = _check_program(args, pack_dir, file_config)
+        run_pack = _check_program(args, pack_dir, file_config, notes)
     graph, session, diagnostics, closing = run_pack
     try:
         from .findings import build_result
@@ -74,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         if notes:
             report = _annotate(args.format, report, notes)
         write_output(report, args.output)
+        if notes.missing_stack_file and (args.output or args.format not in ("text", "markdown")):
+            # Where the report does not say it in words on the terminal, standard error does.
+            print(f"golive: note: {notes.missing_stack_file_line()}", file=sys.stderr)
     finally:
         closing.join()
     return result.exit_code()
@@ -83,13 +87,15 @@ _Run = tuple["ResourceGraph", "AnalyzerSession", "list[Diagnostic]", threading.T
 
 
 def _check_program(args: argparse.Namespace, pack_dir: Path,
-                   file_config: dict[str, policyconfig.PolicyConfig] | None) -> _Run:
+                   file_config: dict[str, policyconfig.PolicyConfig] | None, notes: _Notes) -> _Run:
     program = prepare_program(
         args.program_dir or ".",
         args.stack,
         config_overrides=args.config,
         invoke_results=args.invoke_results,
     )
+    if program.config.missing:
+        notes.missing_stack_file = program.config.missing
     follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
     try:
         graph = program.run(
@@ -163,12 +169,20 @@ class _Notes:
         self.baseline: dict[str, object] | None = None
         self.written_baseline: dict[str, object] | None = None
         self.lines: list[str] = []  # from the state loader
+        self.missing_stack_file = ""  # "no Pulumi.<stack>.yaml in DIR …" when the stack has none
 
     def __bool__(self) -> bool:
-        return bool(self.state_file or self.baseline or self.written_baseline or self.lines)
+        return bool(self.state_file or self.baseline or self.written_baseline or self.lines
+                    or self.missing_stack_file)
+
+    def missing_stack_file_line(self) -> str:
+        return (f"Stack config: {self.missing_stack_file}; the program ran with empty config (and --config), "
+                "as a new stack does under the CLI." if self.missing_stack_file else "")
 
     def text(self) -> list[str]:
         out = []
+        if self.missing_stack_file:
+            out.append(self.missing_stack_file_line())
         if self.state_file:
             out.append(f"Checked the state file {self.state_file}: the stack as last deployed, not a preview "
                        "(no program was run).")
@@ -197,6 +211,8 @@ def _annotate(fmt: str, report: str, notes: _Notes) -> str:
         sep = "" if fmt == "text" else "\n"
         return report.rstrip("\n") + "\n" + sep + "".join(f"{prefix}{line}\n{sep}" for line in notes.text())
     extra: dict[str, object] = {}
+    if notes.missing_stack_file:
+        extra["stackConfigMissing"] = notes.missing_stack_file
     if notes.state_file:
         extra["stateFile"] = notes.state_file
         if notes.undecrypted_secrets:

@@ -204,8 +204,28 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
                            + (f" (at {where})" if where else ""))
     errors = [m.message for m in graph.messages if m.severity == "error"]
     if returncode != 0 or errors:
-        raise ProgramError(_failure_message(project, returncode, report, errors, stderr))
+        raise ProgramError(_stack_file_hint(_failure_message(project, returncode, report, errors, stderr),
+                                            config, report))
     return graph
+
+
+# Failures of the program's code itself, which no config causes.
+_CODE_ERRORS = frozenset({"SyntaxError", "IndentationError", "TabError", "ImportError", "ModuleNotFoundError",
+                          "NameError"})
+
+
+def _stack_file_hint(message: str, config: StackConfig, report: dict[str, Any] | None) -> str:
+    """A failure of a stack that has no Pulumi.<stack>.yaml (a mistyped --stack, most often): the
+    program ran with empty config, which the second line names as the likely cause, unless the
+    failure is one of the code's own that config cannot cause."""
+    if not config.missing:
+        return message
+    head, _, rest = message.partition("\n")
+    if report is not None and report.get("type") in _CODE_ERRORS:
+        hint = f"Note: {config.missing}; the program ran with empty config."
+    else:
+        hint = f"Likely cause: {config.missing}, so the program ran with empty config."
+    return "\n".join([head, hint, *([rest] if rest else [])])
 
 
 def _bootstrap_dir(scratch: Path) -> Path:

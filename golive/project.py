@@ -68,6 +68,8 @@ class StackConfig(NamedTuple):
     file: Path | None
     values: dict[str, str]  # "ns:key" -> string, as PULUMI_CONFIG carries it
     secret_keys: list[str]
+    # "no Pulumi.<stack>.yaml in DIR (stack files here: …)" when the stack has no file, else "".
+    missing: str = ""
 
 
 class _Loader(yaml.SafeLoader):
@@ -277,10 +279,7 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
     if file.is_file():
         raw = read_yaml(file)
     elif require_file:
-        present = sorted(p.name[len("Pulumi."):].rsplit(".", 1)[0]
-                         for p in (project.stack_config_dir or project.root).glob("Pulumi.*.y*ml"))
-        hint = f" (stack files here: {', '.join(present)})" if present else ""
-        raise ProjectError(f"no {file.name} in {file.parent}{hint}")
+        raise ProjectError(_missing_file(project, file))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -317,8 +316,18 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
         full = parse_config_key(key.strip(), project.name, where=f"--config {item!r}")
         values[full] = value
         secrets.discard(full)
-    return StackConfig(stack=stack_name, organization=organization, file=file if file.is_file() else None,
-                       values=values, secret_keys=sorted(secrets))
+    found = file.is_file()
+    return StackConfig(stack=stack_name, organization=organization, file=file if found else None,
+                       values=values, secret_keys=sorted(secrets),
+                       missing="" if found else _missing_file(project, file))
+
+
+def _missing_file(project: Project, file: Path) -> str:
+    """What a mistyped stack name looks like: the file it has not, and the stacks that have one."""
+    present = sorted(p.name[len("Pulumi."):].rsplit(".", 1)[0]
+                     for p in (project.stack_config_dir or project.root).glob("Pulumi.*.y*ml"))
+    hint = f" (stack files here: {', '.join(present)})" if present else ""
+    return f"no {file.name} in {file.parent}{hint}"
 
 
 def _split_stack(stack: str) -> tuple[str, str]:

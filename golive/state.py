@@ -402,9 +402,11 @@ def load_state(
             raise StateError(f"--stack {stack}: {path} is a state of project {project_name!r}")
 
     graph = ResourceGraph(project=project_name, stack=state_stack, organization=organization, resources=nodes)
-    _apply_config(graph, program_dir, path, list(config_overrides))
+    missing = _apply_config(graph, program_dir, path, list(config_overrides))
     loaded = LoadedState(graph=graph, file=path, secrets_provider=secrets.type,
                          undecrypted_secrets=secrets.undecrypted, pending_deletes=pending_deletes)
+    if missing:
+        loaded.notes.append(f"Stack config: {missing}; the pack got empty config (and --config).")
     if pending_deletes:
         loaded.notes.append(
             f"{pending_deletes} resource{'s' if pending_deletes != 1 else ''} pending deletion (`delete: true`, "
@@ -422,7 +424,9 @@ def load_state(
 
 
 def _apply_config(graph: ResourceGraph, program_dir: str | os.PathLike[str] | None, path: str,
-                  overrides: list[str]) -> None:
+                  overrides: list[str]) -> str:
+    """The pack's config, from the folder's stack file when a folder is given; returns what
+    StackConfig.missing says when that folder has no file for the stack."""
     from .project import ProjectError, load_project, load_stack_config, parse_config_key
 
     if program_dir is not None:
@@ -434,7 +438,7 @@ def _apply_config(graph: ResourceGraph, program_dir: str | os.PathLike[str] | No
         config = load_stack_config(project, f"{graph.organization}/{graph.stack}", overrides)
         graph.config, graph.secret_keys = dict(config.values), list(config.secret_keys)
         graph.program_dir = str(project.root)
-        return
+        return config.missing
     for item in overrides:
         if "=" not in item:
             raise ProjectError(f"--config {item!r}: expected KEY=VALUE")
@@ -443,6 +447,7 @@ def _apply_config(graph: ResourceGraph, program_dir: str | os.PathLike[str] | No
     # Source positions in the state are relative to the project folder, which is unknown without one;
     # the export's own folder is the best guess (an export usually sits beside Pulumi.yaml in CI).
     graph.program_dir = str(Path.cwd() if path == "-" else Path(path).resolve().parent)
+    return ""
 
 
 __all__ = ["LoadedState", "StateError", "load_state", "parse_source", "urn_identity"]

@@ -223,3 +223,36 @@ def test_analyze_stack_runs_in_the_packs_thread_once_the_program_signals_shutdow
     monkeypatch.setattr(AnalyzerSession, "finish", recording_finish)
     assert cli.main(["check", str(PLAIN), "--stack", "production"]) == 0
     assert threads == ["golive-pack"]  # not after the program's exit, from the main thread
+
+
+# --- a stack with no Pulumi.<stack>.yaml ----------------------------------------------------------
+
+def test_a_mistyped_stack_names_the_missing_stack_file_as_the_likely_cause(capsys):
+    assert cli.main(["check", str(ROOT), "--stack", "nosuchstack"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == ("golive: error: golive: golive:hostedZoneId or golive:hostedZoneName: one is required "
+                        "(the sending domain's zone)")
+    assert lines[1] == (f"Likely cause: no Pulumi.nosuchstack.yaml in {ROOT} (stack files here: production, "
+                        "staging), so the program ran with empty config.")
+
+
+def test_a_stack_without_a_file_runs_with_empty_config_and_the_report_says_so(tmp_path, capsys):
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    (folder / "Pulumi.yaml").write_text("name: fresh\nruntime: python\n")
+    (folder / "__main__.py").write_text("import pulumi_aws as aws\naws.sns.Topic('alerts')\n")
+    assert cli.main(["check", str(folder), "--stack", "dev"]) == 0
+    out, err = capsys.readouterr()
+    note = (f"Stack config: no Pulumi.dev.yaml in {folder}; the program ran with empty config (and --config), "
+            "as a new stack does under the CLI.")
+    assert note in out.splitlines() and err == ""
+    assert cli.main(["check", str(folder), "--stack", "dev", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["stackConfigMissing"] == f"no Pulumi.dev.yaml in {folder}"
+    assert err == f"golive: note: {note}\n"
+    # A failure of the code itself is not blamed on config, but the missing file is still mentioned.
+    (folder / "__main__.py").write_text("import pulumi\nundefined_name\n")
+    assert cli.main(["check", str(folder), "--stack", "dev"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("golive: error: fresh: program failed: NameError")
+    assert lines[1] == f"Note: no Pulumi.dev.yaml in {folder}; the program ran with empty config."

@@ -267,6 +267,14 @@ def test_config_comes_from_the_program_folder_when_given(capsys, tmp_path):
     assert {e["policyName"] for e in report["policyEvents"]} == {"customerio-credentials-in-secrets-manager"}
 
 
+def test_a_program_folder_without_the_stacks_file_is_noted(tmp_path, capsys):
+    (tmp_path / "Pulumi.yaml").write_text("name: shop\nruntime: python\n")
+    note = f"Stack config: no Pulumi.production.yaml in {tmp_path}; the pack got empty config (and --config)."
+    assert note in load_state(FIXTURE, program_dir=tmp_path).notes
+    assert cli.main(["check", str(tmp_path), "--state", str(FIXTURE)]) == 1
+    assert note in capsys.readouterr().out.splitlines()
+
+
 # --- the same verdicts as the program path -------------------------------------------------------------
 
 @pytest.mark.parametrize("item", ["", *sorted(BREAKS)])
