@@ -13,13 +13,16 @@ a finding reads (and fingerprints, and baselines) the same whether or not it is 
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .analyzer import Diagnostic, PackInfo, Remediation, root_stack_urn
 from .graph import InvokeRecord, ResourceGraph, SourcePosition
+from .project import scalar_text
+from .wire import is_unknown, signature
 
 # The CLI's own orders (pkg/backend/display/progress.go enforcementRank, severityRank).
 LEVEL_RANK = {"remediate": 0, "mandatory": 1, "advisory": 2, "disabled": 3}
@@ -48,6 +51,28 @@ class WaiverNotice:
 
 
 @dataclass(frozen=True)
+class ConfigSource:
+    """A stack config value a finding quotes, which its resource carries: where it came from."""
+
+    key: str  # "golive:rotationDays", or a path into an object or list value: "golive:thresholds.bounce_rate"
+    value: str  # the value as the config gives it (never a secret one)
+    prop: str  # the resource property holding it: "rotationRules.automaticallyAfterDays"
+    file: str = ""  # the stack file, relative to the program folder when inside it; "" when --config set it
+    line: int = 0  # the key's line in `file` (0 when not known)
+
+    @property
+    def where(self) -> str:
+        if not self.file:
+            return "--config"
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def describe(self) -> str:
+        value = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        origin = f"stack config {self.key} ({self.where})" if self.file else f"--config {self.key}"
+        return f"{self.prop} = {value} from {origin}"
+
+
+@dataclass(frozen=True)
 class Finding:
     policy_name: str
     policy_pack_name: str
@@ -60,6 +85,7 @@ class Finding:
     resource_type: str
     resource_name: str
     source: SourcePosition | None = None
+    config: tuple[ConfigSource, ...] = ()  # stack config values the message quotes, where they came from
 
     @property
     def mandatory(self) -> bool:
@@ -166,25 +192,27 @@ def build_result(
     nodes = graph.by_urn()
     root = root_stack_urn(graph)
     findings = []
+    sources = _ConfigValues(graph)
     for d in diagnostics:
         urn = d.urn or root  # the engine attributes an unnamed stack-level diagnostic to the root stack
         node = nodes.get(urn)
         rtype, rname = (node.type, node.name) if node else _type_and_name(urn)
-        findings.append(
-            Finding(
-                policy_name=d.policy_name,
-                policy_pack_name=d.policy_pack_name,
-                policy_pack_version=d.policy_pack_version,
-                enforcement_level=d.enforcement_level,
-                severity=d.severity,
-                message=d.message,
-                description=d.description,
-                resource_urn=urn,
-                resource_type=rtype,
-                resource_name=rname,
-                source=_program_source(node.source) if node else None,
-            )
+        finding = Finding(
+            policy_name=d.policy_name,
+            policy_pack_name=d.policy_pack_name,
+            policy_pack_version=d.policy_pack_version,
+            enforcement_level=d.enforcement_level,
+            severity=d.severity,
+            message=d.message,
+            description=d.description,
+            resource_urn=urn,
+            resource_type=rtype,
+            resource_name=rname,
+            source=_program_source(node.source) if node else None,
         )
+        if node is not None and node.inputs:
+            finding = replace(finding, config=sources.quoted(finding.detail, node.inputs))
+        findings.append(finding)
     findings.sort(key=sort_key)
     return CheckResult(
         project=graph.project,
@@ -200,10 +228,124 @@ def build_result(
     )
 
 
+# A number as a message writes it: not part of a name (cio12345), a version (v1.2) or a longer number.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w]|\.\d)")
+_NUMBER_TEXT = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _as_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        return float(value)
+    return None
+
+
+def _leaves(value: object, path: str) -> Iterator[tuple[str, object]]:
+    """(path, scalar) of every value inside `value`: `a.b`, `a[0]`, as config_lines names them."""
+    if isinstance(value, dict):
+        if signature(value) is not None:
+            return  # a secret, asset or reference: nothing a report may quote
+        for key, inner in value.items():
+            yield from _leaves(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _leaves(inner, f"{path}[{i}]")
+    elif value is not None and not isinstance(value, bool) and not is_unknown(value):
+        yield path, value
+
+
+class _ConfigValues:
+    """The stack's non-secret config values, to tell which of them a finding's resource carries.
+
+    A value is named only when all three agree exactly: the message quotes it (a number, or the
+    whole text as a word of its own), a property of the finding's resource holds it, and a config
+    key (or a value inside an object or list value) has it. Booleans and empty values are left out:
+    too common to say where they came from. Secret keys are never looked at."""
+
+    def __init__(self, graph: ResourceGraph) -> None:
+        self.graph = graph
+        self._values: list[tuple[str, str, object]] | None = None
+        self._lines: dict[str, int] = {}
+
+    def _load(self) -> list[tuple[str, str, object]]:
+        if self._values is not None:
+            return self._values
+        graph = self.graph
+        found: list[tuple[str, str, object]] = []  # (key path, top key, value)
+        secret = set(graph.secret_keys)
+        for key, text in graph.config.items():
+            if key in secret or not text:
+                continue
+            value: object = text
+            if text[:1] in "[{":
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    pass
+            found.extend((path, key, leaf) for path, leaf in _leaves(value, key) if leaf != "")
+        if graph.config_file and found:
+            from .project import config_lines
+
+            self._lines = config_lines(Path(graph.config_file), graph.project)
+        self._values = found
+        return found
+
+    def quoted(self, message: str, inputs: dict[str, object]) -> tuple[ConfigSource, ...]:
+        values = self._load()
+        if not values:
+            return ()
+        numbers = {float(m.group()) for m in _NUMBER.finditer(message)}
+        props = list(_leaves(inputs, ""))
+        out: list[ConfigSource] = []
+        for path, key, value in values:
+            number = _as_number(value)
+            if number is not None:
+                if number not in numbers:
+                    continue
+                prop = next((p for p, v in props if _as_number(v) == number), None)
+            else:
+                text = str(value)
+                if not _quotes(message, text):
+                    continue
+                prop = next((p for p, v in props if v == text), None)
+            if prop is not None:
+                out.append(self._source(path, key, scalar_text(value), prop))
+        return tuple(out)
+
+    def _source(self, path: str, key: str, value: str, prop: str) -> ConfigSource:
+        graph = self.graph
+        if key in graph.config_overrides or not graph.config_file:
+            return ConfigSource(path, value, prop)
+        file = Path(graph.config_file)
+        try:
+            shown = file.relative_to(graph.program_dir).as_posix() if graph.program_dir else file.name
+        except ValueError:
+            shown = str(file)
+        return ConfigSource(path, value, prop, shown, self._lines.get(path, 0))
+
+
+def _quotes(message: str, text: str) -> bool:
+    """Whether `text` is in `message` as a whole: not part of a longer name, domain, path or word."""
+    start = message.find(text)
+    while start >= 0:
+        end = start + len(text)
+        before = message[start - 1] if start else " "
+        after, then = message[end:end + 1] or " ", message[end + 1:end + 2] or " "
+        if not (before.isalnum() or before in "_.-/@:") and not (
+                after.isalnum() or after in "_-/@" or (after in ".:" and (then.isalnum() or then == "_"))):
+            return True
+        start = message.find(text, start + 1)
+    return False
+
+
 __all__ = [
     "LEVEL_RANK",
     "SEVERITY_RANK",
     "CheckResult",
+    "ConfigSource",
     "Finding",
     "PackSummary",
     "Waived",

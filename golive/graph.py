@@ -86,6 +86,8 @@ class ResourceGraph:
     config: dict[str, str] = field(default_factory=dict)  # "ns:key" -> value, as PULUMI_CONFIG carries it
     secret_keys: list[str] = field(default_factory=list)
     program_dir: str = ""  # the project folder (Pulumi.yaml); source positions are relative to it
+    config_file: str = ""  # the Pulumi.<stack>.yaml `config` was read from; "" when the stack has none
+    config_overrides: list[str] = field(default_factory=list)  # keys of `config` that --config set
     messages: list[LogMessage] = field(default_factory=list)  # engine log: pulumi.log.* and golive's notes
 
     def by_urn(self) -> dict[str, ResourceNode]:

@@ -195,6 +195,8 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
     from .graph import LogMessage
 
     graph: ResourceGraph = preview.graph
+    graph.config_file = str(config.file) if config.file else ""
+    graph.config_overrides = list(config.overridden)
     for stream, text in (("stdout", stdout), ("stderr", stderr)):
         if text.strip():
             graph.messages.append(LogMessage(severity="info", message=f"[{stream}] {text.rstrip()}"))

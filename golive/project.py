@@ -70,6 +70,7 @@ class StackConfig(NamedTuple):
     secret_keys: list[str]
     # "no Pulumi.<stack>.yaml in DIR (stack files here: …)" when the stack has no file, else "".
     missing: str = ""
+    overridden: tuple[str, ...] = ()  # keys --config set, over the file's values
 
 
 class _Loader(yaml.SafeLoader):
@@ -309,6 +310,7 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
 
     _apply_project_config(project, stack_name, file, values, raw_values, secrets)
 
+    overridden: dict[str, None] = {}
     for item in overrides:
         if "=" not in item:
             raise ProjectError(f"--config {item!r}: expected KEY=VALUE")
@@ -316,10 +318,49 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
         full = parse_config_key(key.strip(), project.name, where=f"--config {item!r}")
         values[full] = value
         secrets.discard(full)
+        overridden[full] = None
     found = file.is_file()
     return StackConfig(stack=stack_name, organization=organization, file=file if found else None,
                        values=values, secret_keys=sorted(secrets),
-                       missing="" if found else _missing_file(project, file))
+                       missing="" if found else _missing_file(project, file), overridden=tuple(overridden))
+
+
+def config_lines(file: Path, project_name: str) -> dict[str, int]:
+    """The line of each config key in a stack file, and of each value inside an object or list
+    value (`ns:key.field`, `ns:key[0]`), for reports that point at the line a value came from.
+    {} when the file cannot be read; loading it already said what is wrong with it."""
+    try:
+        root = yaml.compose(file.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    lines.setdefault(f"{path}.{key.value}", key.start_mark.line + 1)
+                    walk(value, f"{path}.{key.value}")
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines.setdefault(f"{path}[{i}]", item.start_mark.line + 1)
+                walk(item, f"{path}[{i}]")
+
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    section = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "config"), None)
+    if not isinstance(section, yaml.MappingNode):
+        return {}
+    for key, value in section.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        try:
+            full = parse_config_key(key.value, project_name, where=file.name)
+        except ProjectError:
+            continue
+        lines[full] = key.start_mark.line + 1
+        walk(value, full)
+    return lines
 
 
 def _missing_file(project: Project, file: Path) -> str:

@@ -437,13 +437,16 @@ def _apply_config(graph: ResourceGraph, program_dir: str | os.PathLike[str] | No
             )
         config = load_stack_config(project, f"{graph.organization}/{graph.stack}", overrides)
         graph.config, graph.secret_keys = dict(config.values), list(config.secret_keys)
+        graph.config_file, graph.config_overrides = str(config.file or ""), list(config.overridden)
         graph.program_dir = str(project.root)
         return config.missing
     for item in overrides:
         if "=" not in item:
             raise ProjectError(f"--config {item!r}: expected KEY=VALUE")
         key, value = item.split("=", 1)
-        graph.config[parse_config_key(key.strip(), graph.project, where=f"--config {item!r}")] = value
+        full = parse_config_key(key.strip(), graph.project, where=f"--config {item!r}")
+        graph.config[full] = value
+        graph.config_overrides.append(full)
     # Source positions in the state are relative to the project folder, which is unknown without one;
     # the export's own folder is the best guess (an export usually sits beside Pulumi.yaml in CI).
     graph.program_dir = str(Path.cwd() if path == "-" else Path(path).resolve().parent)

@@ -1,21 +1,26 @@
 """`json`: the streaming engine's `policyEvent` field names (which `pulumi preview --json` leaves out).
 
-Two keys of golive's own appear on an event only where they apply: `waived` ({reason, owner, expires})
-on a finding a waiver turned into advice, and `waiverNotice` ({waiver, status}) on what the pack says
-about a waiver itself (expired, stale, not applied)."""
+Keys of golive's own appear on an event only where they apply: `waived` ({reason, owner, expires})
+on a finding a waiver turned into advice, `waiverNotice` ({waiver, status}) on what the pack says
+about a waiver itself (expired, stale, not applied), and `config` ([{key, value, property, file, line}])
+on a finding that quotes a value its resource got from stack config (file null: from --config)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from ..findings import CheckResult, Finding
+from ..findings import CheckResult, ConfigSource, Finding
 from ..graph import SourcePosition
 from . import counts, register
 
 
 def _source(source: SourcePosition | None) -> dict[str, Any] | None:
     return {"file": source.file, "line": source.line} if source else None
+
+
+def config_source(c: ConfigSource) -> dict[str, Any]:
+    return {"key": c.key, "value": c.value, "property": c.prop, "file": c.file or None, "line": c.line or None}
 
 
 def _event(f: Finding) -> dict[str, Any]:
@@ -31,6 +36,8 @@ def _event(f: Finding) -> dict[str, Any]:
         "resourceName": f.resource_name,
         "source": _source(f.source),
     }
+    if f.config:
+        event["config"] = [config_source(c) for c in f.config]
     if (waived := f.waived) is not None:
         event["waived"] = {"reason": waived.reason, "owner": waived.owner, "expires": waived.expires}
     if (notice := f.waiver_notice) is not None:

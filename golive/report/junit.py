@@ -36,6 +36,7 @@ def _body(f: Finding) -> str:
     lines = [f.message.rstrip("\n")]
     if f.source:
         lines.append(f"at {location(f.source)}")
+    lines += [c.describe() for c in f.config]
     if f.resource_urn:
         lines.append(f"resource {f.resource_urn}")
     return _clean("\n".join(lines))

@@ -38,7 +38,8 @@ def _row(f: Finding) -> str:
                 f.severity or "",
                 _code(f.policy_name),
                 resource,
-                _code(location(f.source)),
+                "<br>".join([_code(location(f.source)),
+                             *(f"{_code(c.key)} in {_code(c.where)}" for c in f.config)]).removeprefix("<br>"),
                 message,
             ]
         )

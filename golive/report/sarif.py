@@ -25,6 +25,7 @@ from ..analyzer import PolicyInfo
 from ..findings import CheckResult, Finding
 from ..graph import SourcePosition
 from . import register
+from .jsonreport import config_source
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning", "disabled": "none"}
@@ -134,6 +135,16 @@ def document(result: CheckResult) -> dict[str, Any]:
         }
         if f.severity:
             entry["properties"]["severity"] = f.severity
+        if f.config:
+            # Where the quoted value was set: the stack file's line, beside the declaring line.
+            related = [c for c in f.config if c.file]
+            if related:
+                entry["relatedLocations"] = [
+                    {"id": i, "physicalLocation": _physical(result, SourcePosition(c.file, c.line or 1)),
+                     "message": {"text": c.describe()}}
+                    for i, c in enumerate(related, start=1)
+                ]
+            entry["properties"]["config"] = [config_source(c) for c in f.config]
         if (waived := f.waived) is not None:
             entry["suppressions"] = [
                 {

@@ -27,6 +27,7 @@ def _event(f: Finding) -> list[str]:
     lines += [f"{_INDENT}  {line}" if line else "" for line in f.message.rstrip("\n").split("\n")]
     if f.source:
         lines.append(f"{_INDENT}  at {location(f.source)}")
+    lines += [f"{_INDENT}  {c.describe()}" for c in f.config]
     return lines
 
 

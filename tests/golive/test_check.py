@@ -256,3 +256,36 @@ def test_a_stack_without_a_file_runs_with_empty_config_and_the_report_says_so(tm
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("golive: error: fresh: program failed: NameError")
     assert lines[1] == f"Note: no Pulumi.dev.yaml in {folder}; the program ran with empty config."
+
+
+# --- findings on values from stack config ---------------------------------------------------------
+
+def test_a_finding_on_a_value_from_stack_config_names_its_key_and_line(tmp_path, capsys):
+    folder = tmp_path / "rotating"
+    folder.mkdir()
+    (folder / "Pulumi.yaml").write_text("name: rotating\nruntime: python\n")
+    (folder / "Pulumi.production.yaml").write_text(
+        "config:\n  aws:region: us-east-1\n  rotating:environment: production\n  rotating:rotationDays: 180\n")
+    (folder / "settings.py").write_text(
+        "import pulumi\n\ndef rotation_days() -> int:\n    return pulumi.Config().get_int('rotationDays') or 30\n")
+    (folder / "__main__.py").write_text(
+        "import pulumi\nimport pulumi_aws as aws\nimport settings\n"
+        "env = pulumi.Config().require('environment')\n"
+        "secret = aws.secretsmanager.Secret('track', name=f'customerio/{env}/track-api-key',\n"
+        "    tags={'customerio:credential': 'track-api-key', 'environment': env})\n"
+        "aws.secretsmanager.SecretRotation('track-rotation', secret_id=secret.id, rotation_lambda_arn='arn:x',\n"
+        "    rotation_rules={'automatically_after_days': settings.rotation_days()})\n")
+    assert cli.main(["check", str(folder), "--stack", "production", "--format", "json"]) == 1
+    events = json.loads(capsys.readouterr().out)["policyEvents"]
+    [rotation] = [e for e in events if e["policyName"] == "customerio-secret-rotation"]
+    assert "rotates every 180 days" in rotation["message"]
+    assert rotation["source"] == {"file": "__main__.py", "line": 7}
+    assert rotation["config"] == [{"key": "rotating:rotationDays", "value": "180",
+                                   "property": "rotationRules.automaticallyAfterDays",
+                                   "file": "Pulumi.production.yaml", "line": 4}]
+    # Other findings quote no value of this stack's config ("production" is in names, not quoted alone).
+    assert all("config" not in e for e in events if e is not rotation)
+    assert cli.main(["check", str(folder), "--stack", "production", "--config", "rotating:rotationDays=120"]) == 1
+    text = capsys.readouterr().out
+    assert ("          rotationRules.automaticallyAfterDays = 120 from --config rotating:rotationDays"
+            in text.splitlines())

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from golive.analyzer import AnalyzerSession, Diagnostic, PackInfo, PolicyInfo, Remediation
-from golive.findings import CheckResult, Finding, PackSummary, build_result
+from golive.findings import CheckResult, ConfigSource, Finding, PackSummary, build_result
 from golive.graph import InvokeRecord, ResourceGraph, ResourceNode, SourcePosition
 from golive.report import display_type, formats, render
 
@@ -403,3 +403,56 @@ def test_resource_count_leaves_out_resources_read_with_get():
         )
     )
     assert build_result(g, INFO, []).resource_count == 4
+
+
+# --- stack config values a finding quotes -----------------------------------------------------------
+
+def test_a_finding_names_the_config_key_its_quoted_value_came_from(tmp_path):
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text("config:\n  aws:region: us-east-1\n  shop:rotationDays: 180\n  shop:domain: example.com\n"
+                          "  shop:limits:\n    maxDays: 90\n    windows: [7, 180]\n  shop:token:\n    secure: abc\n")
+    g = graph()
+    g.program_dir, g.config_file = str(tmp_path), str(stack_file)
+    g.config = {"aws:region": "us-east-1", "shop:rotationDays": "180", "shop:domain": "example.com",
+                "shop:limits": '{"maxDays":90,"windows":[7,180]}', "shop:token": "180", "shop:flag": "true"}
+    g.secret_keys = ["shop:token"]
+    g.resources[3].inputs = {"rotationRules": {"automaticallyAfterDays": 180}, "rotateImmediately": True,
+                             "name": "_dmarc.example.com", "zone": "example.com.au", "flag": True}
+    message = ("it rotates every 180 days; at most 90 allowed (_dmarc.example.com, example.com.au, true, "
+               "us-east-1)")
+    r = build_result(g, INFO, [diag("rotation-linked", "mandatory", ROTATION, message, "critical")])
+    [finding] = r.findings
+    # 180 is quoted, held by the resource and set in the file (twice: the key and a list element).
+    # Not named: 90 (no property holds it), example.com (only inside longer names), us-east-1 (not
+    # on this resource), the bool, and the secret key whose placeholder happens to read 180.
+    assert finding.config == (
+        ConfigSource("shop:rotationDays", "180", "rotationRules.automaticallyAfterDays", "Pulumi.prod.yaml", 3),
+        ConfigSource("shop:limits.windows[1]", "180", "rotationRules.automaticallyAfterDays", "Pulumi.prod.yaml", 7),
+    )
+    described = ("rotationRules.automaticallyAfterDays = 180 from stack config shop:rotationDays "
+                 "(Pulumi.prod.yaml:3)")
+    assert f"          {described}" in render("text", r).splitlines()
+    assert "`shop:rotationDays` in `Pulumi.prod.yaml:3`" in render("markdown", r)
+    [event] = json.loads(render("json", r))["policyEvents"]
+    assert event["config"][0] == {"key": "shop:rotationDays", "value": "180",
+                                  "property": "rotationRules.automaticallyAfterDays",
+                                  "file": "Pulumi.prod.yaml", "line": 3}
+    [entry] = json.loads(render("sarif", r))["runs"][0]["results"]
+    assert entry["relatedLocations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "Pulumi.prod.yaml", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 3}}
+    assert entry["relatedLocations"][0]["message"]["text"] == described
+    assert described in render("junit", r)
+    # A value --config set names the flag, not the file.
+    g.config_overrides = ["shop:rotationDays"]
+    [overridden] = build_result(g, INFO, [diag("rotation-linked", "mandatory", ROTATION, message)]).findings
+    assert overridden.config[0] == ConfigSource("shop:rotationDays", "180", "rotationRules.automaticallyAfterDays")
+    assert overridden.config[0].describe().endswith("= 180 from --config shop:rotationDays")
+
+
+def test_reports_with_config_sources_stay_valid_sarif(tmp_path, sarif_validator):
+    g = graph()
+    g.config, g.config_file, g.program_dir = {"shop:days": "180"}, str(tmp_path / "Pulumi.prod.yaml"), str(tmp_path)
+    g.resources[3].inputs = {"days": 180}
+    r = build_result(g, INFO, [diag("rotation-linked", "mandatory", ROTATION, "180 days")])
+    assert r.findings[0].config[0].line == 0  # the file is gone: no line, but still the file
+    assert not list(sarif_validator.iter_errors(json.loads(render("sarif", r))))
