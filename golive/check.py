@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"golive: note: {notes.missing_stack_file_line()}", file=sys.stderr)
     finally:
         closing.join()
+    if args.write_baseline and baseline is None:
+        # Every finding went into the baseline just written: the run did what it was asked. (With
+        # --baseline too, the findings it did not hide are not written, and count as usual.)
+        return 0
     return result.exit_code()
 
 
@@ -147,16 +151,21 @@ def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline 
     from . import baseline as baselines
 
     found = result.findings
+    kept: list[dict[str, object]] = []
     if baseline is not None:
         applied = baselines.apply(result, baseline)
         result = applied.result
         notes.baseline = {"file": baseline.file, "hidden": len(applied.hidden), "resolved": applied.resolved}
+        if applied.worse:
+            notes.baseline["worse"] = len(applied.worse)
         found = applied.hidden
+        kept = [entry for _, entry in applied.worse]
     if args.write_baseline:
         # With --baseline too, only what it hid is written back: findings fixed since drop out, new ones
-        # are never let in by the same command that reports them.
-        baselines.write(args.write_baseline, found, result.project, result.stack)
-        notes.written_baseline = {"file": args.write_baseline, "findings": len(found)}
+        # are never let in by the same command that reports them, and one that got worse keeps its old
+        # entry (its old numbers), so the baseline never loosens.
+        baselines.write(args.write_baseline, found, result.project, result.stack, kept)
+        notes.written_baseline = {"file": args.write_baseline, "findings": len(found) + len(kept)}
     return result
 
 
@@ -190,7 +199,9 @@ class _Notes:
         if self.baseline:
             b = self.baseline
             out.append(f"Baseline {b['file']}: {_plural(int(b['hidden']), 'known finding')} hidden"
-                       + (f"; {b['resolved']} in it no longer found." if b["resolved"] else "."))
+                       + (f"; {b['resolved']} in it no longer found" if b["resolved"] else "")
+                       + (f"; {_plural(int(b['worse']), 'finding')} worse than in it, shown as new"
+                          if b.get("worse") else "") + ".")
         if self.written_baseline:
             w = self.written_baseline
             out.append(f"Baseline written to {w['file']} with {_plural(int(w['findings']), 'finding')}.")

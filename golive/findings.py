@@ -233,6 +233,12 @@ _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w]|\.\d)")
 _NUMBER_TEXT = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 
+def message_numbers(text: str) -> list[float]:
+    """The numbers a message states, in order (180 and 90 in "rotates every 180 days; at most 90"),
+    leaving out digits inside names such as cio12345."""
+    return [float(m.group()) for m in _NUMBER.finditer(text)]
+
+
 def _as_number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
@@ -297,7 +303,7 @@ class _ConfigValues:
         values = self._load()
         if not values:
             return ()
-        numbers = {float(m.group()) for m in _NUMBER.finditer(message)}
+        numbers = set(message_numbers(message))
         props = list(_leaves(inputs, ""))
         out: list[ConfigSource] = []
         for path, key, value in values:
@@ -351,5 +357,6 @@ __all__ = [
     "Waived",
     "WaiverNotice",
     "build_result",
+    "message_numbers",
     "sort_key",
 ]

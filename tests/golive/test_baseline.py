@@ -88,7 +88,53 @@ def test_the_written_file_is_for_people_too(tmp_path):
         "enforcementLevel": "mandatory",
         "resourceUrn": ROTATION,
         "message": "it rotates every 120 days",
+        "numbers": [120],
     }
+
+
+def test_a_finding_further_from_its_limit_is_a_new_one(tmp_path):
+    at_180 = finding(detail="it rotates every 180 days (automaticallyAfterDays); at most 90 allowed")
+    at_900 = finding(detail="it rotates every 900 days (automaticallyAfterDays); at most 90 allowed")
+    at_120 = finding(detail="it rotates every 120 days (automaticallyAfterDays); at most 90 allowed")
+    base = load(str(baseline_of(tmp_path, at_180)))
+    worse = apply(result(at_900), base)
+    assert worse.result.findings == [at_900] and worse.hidden == [] and worse.result.exit_code() == 1
+    assert worse.resolved == 0 and [f for f, _ in worse.worse] == [at_900]  # not "fixed": worse
+    better = apply(result(at_120), base)
+    assert better.hidden == [at_120] and better.result.findings == [] and better.worse == []
+    # Two copies: the unchanged one keeps its entry, the worse one shows.
+    mixed = apply(result(at_900, at_180), load(str(baseline_of(tmp_path, at_180, at_180))))
+    assert mixed.hidden == [at_180] and mixed.result.findings == [at_900]
+
+
+@pytest.mark.parametrize(("then", "now", "is_worse"), [
+    ([180, 90], [900, 90], True),    # further above "at most 90"
+    ([180, 90], [120, 90], False),   # nearer
+    ([512, 1024, 8301], [256, 1024, 8301], True),   # further below "at least 1024" (RFC 8301 is further off)
+    ([11, 7208, 10], [12, 7208, 10], True),          # SPF lookups over RFC 7208's 10
+    ([0.1, 10, 0.05, 5], [0.2, 20, 0.05, 5], True),  # a looser alarm threshold
+    ([180, 90], [900, 60], False),   # the limit changed too: no number left the same to judge by
+    ([180], [900], False),           # no limit stated: cannot be judged
+    ([120, 90], [60, 90], False),    # crossed to the limit's other side
+])
+def test_which_numbers_are_worse(then, now, is_worse):
+    from golive.baseline import worse
+
+    assert worse([float(n) for n in now], [float(n) for n in then]) is is_worse
+
+
+def test_old_baselines_without_numbers_still_hide_by_fingerprint(tmp_path):
+    at_180 = finding(detail="it rotates every 180 days; at most 90 allowed")
+    path = baseline_of(tmp_path, at_180)
+    data = json.loads(path.read_text())
+    del data["findings"][0]["numbers"]
+    path.write_text(json.dumps(data))
+    at_900 = finding(detail="it rotates every 900 days; at most 90 allowed")
+    assert apply(result(at_900), load(str(path))).hidden == [at_900]
+    data["findings"][0]["numbers"] = ["180"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(Exception, match=r'findings\[0\]: "numbers" must be a list of numbers'):
+        load(str(path))
 
 
 # --- end to end, on a stack's state ------------------------------------------------------------------
@@ -102,10 +148,11 @@ def check(argv: list[str], capsys) -> tuple[int, dict]:
 
 def test_adopting_the_pack_on_a_stack_with_history(tmp_path, capsys):
     baseline = tmp_path / "golive-baseline.json"
-    # 1. The stack as it is: everything it already has goes into the baseline (the run reports as usual).
+    # 1. The stack as it is: everything it already has goes into the baseline (the run reports as usual,
+    #    and passes: every finding it shows is in the baseline it wrote).
     code, report = check(["--state", str(FIXTURE), "--write-baseline", str(baseline)], capsys)
     old = {(e["policyName"], e["resourceUrn"]) for e in report["policyEvents"]}
-    assert code == 1 and len(report["policyEvents"]) == 9
+    assert code == 0 and len(report["policyEvents"]) == 9
     assert report["baselineWritten"] == {"file": str(baseline), "findings": 9}
     assert len(json.loads(baseline.read_text())["findings"]) == 9
     assert [p.name for p in tmp_path.iterdir()] == [baseline.name]  # no temporary file left behind
@@ -147,9 +194,38 @@ def test_adopting_the_pack_on_a_stack_with_history(tmp_path, capsys):
     assert second["urn"] not in {e["resourceUrn"] for e in written}
 
 
+def test_a_rotation_from_180_to_900_days_is_new_and_pruning_keeps_the_old_entry(tmp_path, capsys):
+    data = json.loads(FIXTURE.read_text())
+    rotation = data["deployment"]["resources"][4]
+
+    def rotating_every(days: int) -> Path:
+        for props in ("inputs", "outputs"):
+            rotation[props]["rotationRules"]["automaticallyAfterDays"] = days
+        path = tmp_path / f"state-{days}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    baseline = tmp_path / "baseline.json"
+    code, report = check(["--state", str(rotating_every(180)), "--write-baseline", str(baseline)], capsys)
+    assert code == 0 and any("every 180 days" in e["message"] for e in report["policyEvents"])
+    code, report = check(["--state", str(rotating_every(900)), "--baseline", str(baseline)], capsys)
+    [event] = report["policyEvents"]
+    assert code == 1 and "every 900 days" in event["message"] and event["resourceUrn"] == ROTATION
+    assert report["baseline"] == {"file": str(baseline), "hidden": 8, "resolved": 0, "worse": 1}
+    pruned = tmp_path / "pruned.json"
+    code, _ = check(["--state", str(rotating_every(900)), "--baseline", str(baseline),
+                     "--write-baseline", str(pruned)], capsys)
+    assert code == 1  # the worse finding was not written, so it still counts
+    assert json.loads(pruned.read_text()) == json.loads(baseline.read_text())  # the old entry, at 180, kept
+    assert check(["--state", str(rotating_every(120)), "--baseline", str(pruned)], capsys)[0] == 0
+    assert cli.main(["check", "--state", str(rotating_every(900)), "--baseline", str(baseline)]) == 1
+    assert (f"Baseline {baseline}: 8 known findings hidden; 1 finding worse than in it, shown as new."
+            in capsys.readouterr().out)
+
+
 def test_text_report_tells_how_many_were_hidden(tmp_path, capsys):
     baseline = tmp_path / "b.json"
-    assert cli.main(["check", "--state", str(FIXTURE), "--write-baseline", str(baseline), "--format", "text"]) == 1
+    assert cli.main(["check", "--state", str(FIXTURE), "--write-baseline", str(baseline), "--format", "text"]) == 0
     assert f"Baseline written to {baseline} with 9 findings." in capsys.readouterr().out
     assert cli.main(["check", "--state", str(FIXTURE), "--baseline", str(baseline)]) == 0
     out = capsys.readouterr().out
@@ -161,7 +237,7 @@ def test_baseline_on_the_program_path(tmp_path, capsys):
     baseline = tmp_path / "b.json"
     argv = [str(PLAIN), "--stack", "production", "--config", "cio-plain:break=flag-25"]
     code, report = check([*argv, "--write-baseline", str(baseline)], capsys)
-    assert code == 1 and report["preview"] is True
+    assert code == 0 and report["preview"] is True and len(report["policyEvents"]) == 1
     code, report = check([*argv, "--baseline", str(baseline)], capsys)
     assert (code, report["policyEvents"], report["baseline"]["hidden"]) == (0, [], 1)
 
