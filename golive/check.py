@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     pack_dir = Path(args.policy_pack)
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
         raise UsageError(f"--policy-pack {pack_dir}: no PulumiPolicy.yaml there")
-    state_file = args.state
+    states = [args.state] if isinstance(args.state, str) else list(args.state or ())
+    if len(states) > 1:
+        raise UsageError(f"--state given {len(states)} times ({', '.join(states)}): a check reads one state file")
+    state_file = states[0] if states else None
     if not state_file and not args.stack:
         raise UsageError("--stack is required to run a program (it is optional only with --state FILE)")
     if state_file and args.invoke_results:
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             baselines.check_writable(args.write_baseline)
     notes = _Notes()
     if state_file:
-        run_pack = _check_state(args, pack_dir, file_config, notes)
+        run_pack = _check_state(args, state_file, pack_dir, file_config, notes)
     else:
         run_pack = _check_program(args, pack_dir, file_config, notes)
     graph, session, diagnostics, closing = run_pack
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             pack_python=session.python.note,
             remediations=session.remediations,
             source_root="",
+            preview=state_file is None,
         )
         if baseline is not None or args.write_baseline:
             result = _baseline(args, result, baseline, notes)
@@ -114,11 +118,11 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
     return (graph, *_finish(follower, graph))
 
 
-def _check_state(args: argparse.Namespace, pack_dir: Path,
+def _check_state(args: argparse.Namespace, state_file: str, pack_dir: Path,
                  file_config: dict[str, policyconfig.PolicyConfig] | None, notes: _Notes) -> _Run:
     from .state import load_state
 
-    loaded = load_state(args.state, stack=args.stack, program_dir=args.program_dir, config_overrides=args.config)
+    loaded = load_state(state_file, stack=args.stack, program_dir=args.program_dir, config_overrides=args.config)
     graph = loaded.graph
     notes.state_file = loaded.file
     notes.undecrypted_secrets = loaded.undecrypted_secrets
@@ -213,8 +217,9 @@ def _plural(n: int, word: str) -> str:
 
 
 def _annotate(fmt: str, report: str, notes: _Notes) -> str:
-    """Add how the check ran to a rendered report. The reporters know only a preview of a program;
-    until CheckResult carries this, it is added here, each format in its own terms."""
+    """Add how the check ran to a rendered report: the reporters know whether it was a preview
+    (CheckResult.preview); the rest of how it ran (state file, baseline, stack file) is added here,
+    each format in its own terms."""
     import json
 
     if fmt in ("text", "markdown"):
@@ -237,8 +242,6 @@ def _annotate(fmt: str, report: str, notes: _Notes) -> str:
         # json: the top level; SARIF: each run's property bag.
         for place in ([document] if fmt == "json" else
                       [r.setdefault("properties", {}) for r in document.get("runs", [])]):
-            if notes.state_file:
-                place["preview"] = False
             place.update(extra)
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if fmt == "junit":
@@ -246,9 +249,6 @@ def _annotate(fmt: str, report: str, notes: _Notes) -> str:
 
         root = ET.fromstring(report)
         for props in root.iter("properties"):
-            for prop in props.iter("property"):
-                if prop.get("name") == "preview" and notes.state_file:
-                    prop.set("value", "false")
             for name, value in extra.items():
                 ET.SubElement(props, "property", name=name,
                               value=value if isinstance(value, str) else json.dumps(value, sort_keys=True))

@@ -58,7 +58,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     check.add_argument("--invoke-results", metavar="FILE",
                        help="JSON or YAML results for provider functions (data sources), by token")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds the program may run (default 300)")
-    check.add_argument("--state", metavar="FILE",
+    check.add_argument("--state", metavar="FILE", action="append",  # given twice: refused by check.run
                        help="check a `pulumi stack export` file (the stack as deployed; - for standard input) "
                             "instead of running the program")
     check.add_argument("--baseline", metavar="FILE", help="report only findings that are not in this baseline")

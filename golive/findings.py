@@ -134,6 +134,7 @@ class CheckResult:
     program_dir: str = ""
     source_root: str = ""  # what SARIF paths are relative to (the repository); program_dir when ""
     remediations: list[Remediation] = field(default_factory=list)
+    preview: bool = True  # False: a stack's state was checked (`--state`), as deployed, not a preview
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -150,6 +151,12 @@ class CheckResult:
     def exit_code(self) -> int:
         """1 when anything mandatory fired (the CLI fails the preview then), else 0."""
         return 1 if self.mandatory else 0
+
+    def verdict(self) -> str:
+        """What the mandatory findings mean for what was checked: a preview, or a stack as deployed."""
+        if self.preview:
+            return "the preview would fail" if self.mandatory else "the preview would pass"
+        return "the stack as deployed fails" if self.mandatory else "the stack as deployed passes"
 
 
 def _type_and_name(urn: str) -> tuple[str, str]:
@@ -187,6 +194,7 @@ def build_result(
     pack_python: str = "",
     remediations: Iterable[Remediation] = (),
     source_root: str = "",
+    preview: bool = True,
 ) -> CheckResult:
     infos = [info] if isinstance(info, PackInfo) else list(info)
     nodes = graph.by_urn()
@@ -225,6 +233,7 @@ def build_result(
         program_dir=graph.program_dir,
         source_root=source_root,
         remediations=list(remediations),
+        preview=preview,
     )
 
 

@@ -50,7 +50,7 @@ def document(result: CheckResult) -> dict[str, Any]:
     return {
         "project": result.project,
         "stack": result.stack,
-        "preview": True,
+        "preview": result.preview,
         "policyPacks": [{"name": p.name, "version": p.version} for p in result.packs],
         "resourceCount": result.resource_count,
         "policyEvents": [_event(f) for f in result.findings],

@@ -52,7 +52,7 @@ def render(result: CheckResult) -> str:
         for name, value in (
             ("project", result.project),
             ("stack", result.stack),
-            ("preview", "true"),
+            ("preview", "true" if result.preview else "false"),
             ("resourceCount", str(result.resource_count)),
         ):
             ET.SubElement(props, "property", name=name, value=value)

@@ -52,17 +52,22 @@ def render(result: CheckResult) -> str:
     mandatory, advisory = counts(result)
     target = f"`{result.project}` / `{result.stack}`"
     waived = f" ({len(result.waived)} waived)" if result.waived else ""
+    if not result.preview:
+        target += " as deployed"
     if mandatory:
-        headline = f"## ❌ golive: {target} would be blocked — {mandatory} mandatory, {advisory} advisory{waived}"
+        blocked = "would be blocked" if result.preview else "fails"
+        headline = f"## ❌ golive: {target} {blocked} — {mandatory} mandatory, {advisory} advisory{waived}"
     elif advisory:
         headline = f"## ⚠️ golive: {target} passes with {plural(advisory, 'advisory finding')}{waived}"
     else:
         headline = f"## ✅ golive: {target} passes every policy"
     packs = ", ".join(f"`{p.name}@v{p.version}`" for p in result.packs)
+    what = plural(result.resource_count, "resource")
+    checked = f"Preview of {what}" if result.preview else f"State of {what}, as last deployed,"
     out = [
         headline,
         "",
-        f"Preview of {plural(result.resource_count, 'resource')} checked offline by {packs}.",
+        f"{checked} checked offline by {packs}.",
         "",
     ]
     if result.findings:

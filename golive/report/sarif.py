@@ -172,7 +172,7 @@ def document(result: CheckResult) -> dict[str, Any]:
         "properties": {
             "project": result.project,
             "stack": result.stack,
-            "preview": True,
+            "preview": result.preview,
             "resourceCount": result.resource_count,
             "policyPacks": [{"name": p.name, "version": p.version} for p in result.packs],
             "invokesAnsweredOffline": [i.token for i in result.invokes],

@@ -45,7 +45,7 @@ def render(result: CheckResult) -> str:
     out.append("")
 
     mandatory, advisory = counts(result)
-    verdict = "the preview would fail" if mandatory else "the preview would pass"
+    verdict = result.verdict()
     waived = len(result.waived)
     out.append(
         f"Summary: {mandatory} mandatory, {advisory} advisory{f' ({waived} waived)' if waived else ''} over "

@@ -200,6 +200,19 @@ def test_text_looks_like_the_clis_policies_block():
     assert render("text", result([])).splitlines()[1] == "    ✅ checks@v0.3.0"
 
 
+def test_a_checked_state_is_not_called_a_preview():
+    state = replace(result(), preview=False)
+    assert "the stack as deployed fails." in render("text", state)
+    assert "the stack as deployed passes." in render("text", replace(result([]), preview=False))
+    md = render("markdown", state)
+    assert md.startswith("## ❌ golive: `shop` / `prod` as deployed fails — 2 mandatory, 2 advisory\n")
+    assert "State of 4 resources, as last deployed, checked offline by" in md and "Preview" not in md
+    assert json.loads(render("json", state))["preview"] is False
+    assert json.loads(render("sarif", state))["runs"][0]["properties"]["preview"] is False
+    assert '<property name="preview" value="false" />' in render("junit", state)
+    assert "the preview would" not in render("text", state)
+
+
 def test_text_lists_remediations_like_the_cli():
     text = render("text", result(remediations=[Remediation("fixer", "checks", "0.3.0", BUCKET)] * 2))
     assert "        - [remediate]  fixer  (2 resources)" in text

@@ -234,6 +234,8 @@ def test_state_on_standard_input(capsys, monkeypatch):
 def test_text_report_says_it_checked_a_state_and_not_a_preview(capsys):
     assert cli.main(["check", "--state", str(FIXTURE), "--stack", "acme/production"]) == 1
     out = capsys.readouterr().out
+    assert "Summary: 9 mandatory, 0 advisory over 7 resources of shop/production: the stack as deployed fails." in out
+    assert "preview would" not in out
     assert f"Checked the state file {FIXTURE}: the stack as last deployed, not a preview" in out
     assert "2 secret values in the state are encrypted by its secrets provider (service)" in out
     assert "1 resource pending deletion" in out
@@ -251,6 +253,8 @@ def test_other_formats_say_it_too(fmt, capsys):
         assert f'<property name="stateFile" value="{FIXTURE}" />' in out
     else:
         assert f"> Checked the state file {FIXTURE}" in out
+        assert out.startswith("## ❌ golive: `shop` / `production` as deployed fails — 9 mandatory, 0 advisory\n")
+        assert "would be blocked" not in out and "Preview of" not in out
 
 
 def test_config_comes_from_the_program_folder_when_given(capsys, tmp_path):
@@ -402,6 +406,14 @@ def test_arguments_that_disagree_with_the_state(argv, needle, capsys):
     assert cli.main(["check", "--state", str(FIXTURE), *argv]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert needle.format(state=FIXTURE) in line, line
+
+
+def test_a_second_state_file_is_refused(capsys):
+    assert cli.main(["check", "--state", str(FIXTURE), "--state", "other.json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"golive: error: --state given 2 times ({FIXTURE}, other.json): a check reads one state file"]
+    assert captured.out == ""
 
 
 def test_missing_state_file_and_missing_stack(tmp_path, capsys):
