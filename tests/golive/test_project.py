@@ -13,6 +13,7 @@ from golive.errors import GoliveError
 from golive.project import (
     SECRET_PLACEHOLDER,
     ProjectError,
+    config_lines,
     go_json,
     load_project,
     load_stack_config,
@@ -51,7 +52,21 @@ def test_a_key_given_twice_is_an_error(tmp_path):
 
 def test_missing_stack_file_is_empty_config_as_for_a_new_stack(tmp_path):
     project = load_project(make(tmp_path, staging="config: {}\n"))
-    assert load_stack_config(project, "prod").values == {}
+    missing = load_stack_config(project, "prod")
+    assert missing.values == {} and missing.file is None
+    assert missing.missing == f"no Pulumi.prod.yaml in {tmp_path} (stack files here: staging)"
+    assert load_stack_config(project, "staging").missing == ""
+
+
+def test_config_lines_name_each_key_and_value_inside(tmp_path):
+    cfg = config(tmp_path, "config:\n  aws:region: us-east-1\n  limits:\n    days: 90\n    hosts:\n"
+                           "      - a.example.com\n  demo:config:legacy: x\n  demo:key:\n    secure: AAAB\n",
+                 overrides=["demo:limits={}"])
+    assert cfg.overridden == ("demo:limits",)
+    assert config_lines(cfg.file, "demo") == {
+        "aws:region": 2, "demo:limits": 3, "demo:limits.days": 4, "demo:limits.hosts": 5,
+        "demo:limits.hosts[0]": 6, "demo:legacy": 7, "demo:key": 8, "demo:key.secure": 9}
+    assert config_lines(tmp_path / "Pulumi.none.yaml", "demo") == {}
 
 
 def test_required_stack_file_lists_the_stacks_present(tmp_path):
