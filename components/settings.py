@@ -13,7 +13,14 @@ from golive.rollout.plan import parse as parse_rollout_plan
 
 from ._checklist import catalog
 from .sending_domain import DmarcArgs
-from .validate import InputError, require_choice, require_domain, require_int_range, require_number
+from .validate import (
+    InputError,
+    require_choice,
+    require_domain,
+    require_int_range,
+    require_number,
+    require_spf_include,
+)
 
 # Config keys that would carry a key value; values belong in Secrets Manager (golive credentials put).
 _CREDENTIAL_KEYS = re.compile(r"(site.?id|track.?(api.?)?key|app.?(api.?)?key|api.?key)$", re.IGNORECASE)
@@ -132,9 +139,11 @@ def _optional(config: pulumi.Config) -> dict[str, Any]:
         found["credential_kinds"] = _string_list(config, "credentialKinds")
         for kind in found["credential_kinds"]:
             require_choice(f"{ns}:credentialKinds", kind, catalog.CREDENTIAL_KINDS)
-    for key, attr in (("mxHosts", "mx_hosts"), ("spfIncludes", "spf_includes")):
-        if config.get_object(key) is not None:
-            found[attr] = [require_domain(f"{ns}:{key}", v) for v in _string_list(config, key)]
+    if config.get_object("mxHosts") is not None:
+        found["mx_hosts"] = [require_domain(f"{ns}:mxHosts", v) for v in _string_list(config, "mxHosts")]
+    if config.get_object("spfIncludes") is not None:
+        found["spf_includes"] = [require_spf_include(f"{ns}:spfIncludes", v)
+                                 for v in _string_list(config, "spfIncludes")]
     spf_all = config.get("spfAll")
     if spf_all is not None:
         require_choice(f"{ns}:spfAll", spf_all, _SPF_ALL)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pulumi
 
+from ._checklist import emailauth
+
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")
 
@@ -37,6 +39,19 @@ def require_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{name}: expected a number, got {value!r}")
     return float(value)
+
+
+def require_spf_include(name: str, value: Any) -> str:
+    """A domain SPF may `include:`. Looser than `require_domain` where RFC 7208 is: labels may hold
+    underscores, as `_spf.example.com` does; the pack's own SPF parser judges it."""
+    if not isinstance(value, str):
+        raise InputError(f"{name}: expected a domain to include in SPF like _spf.example.com, got {value!r}")
+    try:
+        emailauth.check_include_target(value)
+    except emailauth.SPFSyntaxError as err:
+        raise InputError(f"{name}: expected a domain to include in SPF like _spf.example.com, got {value!r}: "
+                         f"{err.reason}") from None
+    return value.lower().rstrip(".") if "%" not in value else value  # macros keep their letters' case
 
 
 def require_domain(name: str, value: Any) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "SPFMechanism",
     "SPFRecord",
     "SPFSyntaxError",
+    "check_include_target",
     "is_dkim_name",
     "is_under",
     "looks_like_dmarc",
@@ -287,6 +288,16 @@ def _check_domain_spec(record: str, term: str, spec: str) -> None:
     for label in labels:
         if not label or not (_MACRO.search(label) or _LABEL.fullmatch(label)):
             raise SPFSyntaxError(record, term, f"{term!r} has a malformed domain label {label!r}")
+
+
+def check_include_target(spec: str) -> None:
+    """Raise SPFSyntaxError unless `spec` may follow `include:` (a domain-spec, RFC 7208 §5.2 and §7.1).
+
+    Labels may hold underscores (`_spf.example.com`, a common name for an include target): the
+    domain-spec's labels are macro-strings, not host names. The name must be fully qualified, end in
+    a top-level label with a letter, and hold nothing but visible ASCII.
+    """
+    _check_domain_spec(f"v=spf1 include:{spec}", f"include:{spec}", spec)
 
 
 def _cidr(record: str, term: str, text: str, maximum: int) -> int:

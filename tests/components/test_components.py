@@ -6,10 +6,14 @@ and how a malformed config key fails with its name.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
+from components.validate import InputError, require_spf_include
+from golive import cli
 from golive.pack import catalog
 from golive.program import ProgramError, run_program
 
@@ -133,3 +137,47 @@ def test_malformed_config_fails_naming_the_key(override, message):
 def test_missing_required_key_is_named():
     with pytest.raises(ProgramError, match="golive:environment"):
         run_program(ROOT, "production", config_overrides=["golive:environment="])
+
+
+def readme_spf_includes() -> list[str]:
+    """The README's own `golive:spfIncludes` example, in its order, verbatim."""
+    found = re.findall(r"pulumi config set --path 'golive:spfIncludes\[(\d+)\]' (\S+)",
+                       (ROOT / "README.md").read_text())
+    return [value for _, value in sorted(found, key=lambda item: int(item[0]))]
+
+
+def test_the_readmes_spf_includes_are_accepted_and_pass_the_pack(capsys):
+    includes = readme_spf_includes()
+    assert "_spf.example.com" in includes and includes[0] == "mailgun.org"
+    override = f"golive:spfIncludes={json.dumps(includes)}"
+    graph = run_program(ROOT, "production", config_overrides=[override])
+    [spf] = [r for r in graph.resources if r.name == "customerio-spf"]
+    assert spf.inputs["records"] == [f"v=spf1 {' '.join(f'include:{i}' for i in includes)} ~all"]
+    # The same config through `golive check`: the pack's SPF rule finds nothing wrong with it either.
+    code = cli.main(["check", str(ROOT), "--stack", "production", "--format", "json", "--config", override])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["policyEvents"] == []
+
+
+@pytest.mark.parametrize("value", ["_spf.example.com", "spf_1.mail.example.org", "_SPF.Example.COM.", "x.co"])
+def test_spf_include_accepts_what_rfc_7208_does(value):
+    assert require_spf_include("golive:spfIncludes", value) == value.lower().rstrip(".")
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("not a domain", "outside visible ASCII"),
+    ("mailgun.org ~all", "outside visible ASCII"),
+    ("mailgun", "does not name a fully qualified domain"),
+    ("-spf.example.com", "malformed domain label '-spf'"),
+    ("spf..example.com", "malformed domain label ''"),
+    ("spf.example.123", "valid top-level label"),
+    ("spf.exa!mple.com", "malformed domain label 'exa!mple'"),
+    ("", "empty domain-spec"),
+])
+def test_spf_include_still_refuses_garbage_naming_the_key(value, reason):
+    with pytest.raises(InputError) as raised:
+        require_spf_include("golive:spfIncludes", value)
+    message = str(raised.value)
+    assert message.startswith(f"golive:spfIncludes: expected a domain to include in SPF like _spf.example.com, "
+                              f"got {value!r}: ")
+    assert reason in message
