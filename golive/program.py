@@ -36,7 +36,10 @@ MAX_DETAIL_LINES = 30
 
 class ProgramError(GoliveError):
     """The program failed, logged an error or did not finish: one summary line, then the program's
-    own traceback (frames from files inside the project folder)."""
+    own traceback (frames from files inside the project folder, golive's own left out).
+
+    The message is the program's own words, not prefixed with the project's name: golive prints it
+    after `golive: error: `, and the program's config keys already carry the project's namespace."""
 
 
 class PreparedProgram(NamedTuple):
@@ -202,7 +205,7 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
             graph.messages.append(LogMessage(severity="info", message=f"[{stream}] {text.rstrip()}"))
     if timed_out:
         where = _stuck_at(stacks, project)
-        raise ProgramError(f"{project.name}: program did not finish within {timeout:g}s and was stopped"
+        raise ProgramError(f"program did not finish within {timeout:g}s and was stopped"
                            + (f" (at {where})" if where else ""))
     errors = [m.message for m in graph.messages if m.severity == "error"]
     if returncode != 0 or errors:
@@ -362,12 +365,21 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+# golive's own files: the program's process runs golive._exec, through a symlink to this folder, and
+# may import golive (this repository's own program does). Never the program's lines, even when the
+# project folder holds this folder.
+_GOLIVE_DIR = Path(__file__).resolve().parent
+
+
 def _is_user_file(path: str, project: Project) -> bool:
     if not path or path.startswith("<"):
         return False
     try:
-        rel = Path(path).resolve().relative_to(project.root)
+        resolved = Path(path).resolve()
+        rel = resolved.relative_to(project.root)
     except (ValueError, OSError):
+        return False
+    if resolved.is_relative_to(_GOLIVE_DIR):
         return False
     parts = rel.parts
     return "site-packages" not in parts and not any(p in ("venv", ".venv", "__pycache__") for p in parts[:1])
@@ -393,15 +405,15 @@ def _failure_message(project: Project, returncode: int, report: dict[str, Any] |
         return _exception_message(project, report)
     if report is not None and report.get("kind") == "run-error":
         lines = str(report.get("message", "")).strip().splitlines() or ["program failed"]
-        return "\n".join([f"{project.name}: {lines[0]}", *lines[1:MAX_DETAIL_LINES]])
+        return "\n".join(lines[:MAX_DETAIL_LINES])
     if errors:
         lines = [line for e in errors for line in e.strip().splitlines()]
         head = lines[0] if lines else "the program logged an error"
-        return "\n".join([f"{project.name}: {head}", *lines[1:MAX_DETAIL_LINES]])
+        return "\n".join([head, *lines[1:MAX_DETAIL_LINES]])
     tail = [line for line in stderr.strip().splitlines() if line.strip()][-MAX_DETAIL_LINES:]
     status = f"killed by signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
     head = tail[-1].strip() if tail else "no output"
-    return "\n".join([f"{project.name}: program failed ({status}): {head}", *tail[:-1]])
+    return "\n".join([f"program failed ({status}): {head}", *tail[:-1]])
 
 
 def _exception_message(project: Project, report: dict[str, Any]) -> str:
@@ -415,7 +427,7 @@ def _exception_message(project: Project, report: dict[str, Any]) -> str:
     frames = frames[-MAX_TRACE_FRAMES:]
     first = _first_line(message)
     where = f" ({_rel(frames[-1]['file'], project)}:{frames[-1]['line']})" if frames else ""
-    summary = f"{project.name}: program failed: {exc_type}" + (f": {first}" if first else "") + where
+    summary = f"program failed: {exc_type}" + (f": {first}" if first else "") + where
     lines = [summary]
     if frames:
         lines.append("Traceback (program frames, most recent call last):")

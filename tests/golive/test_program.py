@@ -211,7 +211,7 @@ def test_program_exception_becomes_one_line_and_the_users_traceback():
         run_program(PROGRAMS / "failing", "dev", timeout=60)
     text = str(caught.value)
     lines = text.splitlines()
-    assert lines[0] == "failing: program failed: KeyError: 'primary' (helpers.py:5)"
+    assert lines[0] == "program failed: KeyError: 'primary' (helpers.py:5)"
     called = line_of(PROGRAMS / "failing" / "__main__.py", "name = bucket_names(")
     assert f'File "__main__.py", line {called}, in <module>' in text
     assert 'File "helpers.py", line 5, in bucket_names' in text
@@ -227,7 +227,7 @@ def test_a_hanging_program_is_stopped_at_the_timeout():
     elapsed = time.monotonic() - started
     assert elapsed < 10
     sleeping = line_of(PROGRAMS / "hanging" / "__main__.py", "time.sleep(")
-    expected = f"hanging: program did not finish within 2s and was stopped (at __main__.py:{sleeping})"
+    expected = f"program did not finish within 2s and was stopped (at __main__.py:{sleeping})"
     assert str(caught.value) == expected
 
 
@@ -291,7 +291,7 @@ def write_program(folder: Path, main: str, config: str = "config:\n  aws:region:
 def test_error_log_duplicate_urn_and_refusals_fail_the_run(tmp_path):
     logged = write_program(tmp_path / "logged",
                            "import pulumi\npulumi.log.error('the topic policy is missing')\n")
-    with pytest.raises(ProgramError, match=r"^logged: the topic policy is missing$"):
+    with pytest.raises(ProgramError, match=r"^the topic policy is missing$"):
         run_program(logged, "dev", timeout=60)
 
     dup = write_program(tmp_path / "dup",
@@ -338,7 +338,7 @@ def test_own_transform_stack_reference_and_missing_config(tmp_path):
     with pytest.raises(ProgramError) as caught:
         run_program(missing, "dev", timeout=60)
     first_line = str(caught.value).splitlines()[0]
-    assert first_line == "needs: Missing required configuration variable 'needs:domain'"
+    assert first_line == "Missing required configuration variable 'needs:domain'"
 
 
 DATA_SOURCES = """\
