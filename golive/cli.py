@@ -1,4 +1,9 @@
-"""`python -m golive`: argument parsing and the one place errors become exit status 2."""
+"""`python -m golive`: argument parsing and the one place errors become exit status 2.
+
+Every error is one `golive: error: ...` line on standard error (argparse's own say `golive COMMAND:
+error: ...` under the command's usage line); the message is the error's own words, which name the
+file, key or value and never golive's own source lines.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import GoliveError
@@ -28,23 +33,84 @@ def write_output(text: str, path: str | None) -> None:
     target = Path(path)
     if not target.parent.is_dir():
         raise UsageError(f"--output {path}: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as err:
+        raise UsageError(f"{path}: cannot write there: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):  # a folder by that name, a full disk: one line, not a traceback
+            raise UsageError(f"{path}: cannot write: {err.strerror or err}") from None
         raise
 
 
-def _parser(only: str | None = None) -> argparse.ArgumentParser:
-    """All commands, or only `only`: declaring `audit` and `rollout` imports their modules, and
-    `check` runs on a stopwatch."""
-    parser = argparse.ArgumentParser(prog="golive", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = ("The Customer.io go-live checklist as a Pulumi policy pack: check a program or a stack's state "
+               "offline, list and explain the policies, keep waivers, verify what is deployed, store keys and "
+               "move the staged rollout.")
+EPILOG = ("`golive COMMAND --help` shows a command's options. Exit status: 0 all good, 1 something the "
+          "checklist blocks (or a failed audit check), 2 bad input or an error, told in one line.")
 
-    check = commands.add_parser("check", help="run a Pulumi program offline in preview mode and apply the pack")
+# Every command, in the order `golive --help` lists them, with its one-line help.
+COMMAND_HELP: dict[str, str] = {
+    "check": "run a Pulumi program offline in preview mode and apply the pack",
+    "policies": "list the pack's policies: level, severity, checklist section, why, default thresholds",
+    "explain": "a policy: its checklist section, why, thresholds in force, how to fix and how to waive it",
+    "waivers": "list, add and check the waivers in a pack config file",
+    "fingerprints": "fingerprints of a non-production stack's credentials",
+    "credentials": "store a Customer.io key in its secret, checked first",
+    "audit": "verify the deployed setup against the checklist (AWS, live DNS, Customer.io)",
+    "smoke": "the fast subset of the audit: can the stored keys reach Customer.io's Track and App APIs",
+    "rollout": "the staged rollout flag: status, advance, rollback, set STAGE, history",
+}
+
+
+class _Version(argparse.Action):
+    """`--version`, worked out only when asked for: no other run reads package metadata."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **_: object) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help="print golive's version and its policy pack's, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        sys.stdout.write(version_text() + "\n")
+        parser.exit()
+
+
+def version_text() -> str:
+    """golive's version as installed (pyproject.toml's `version`) and the default pack's (PulumiPolicy.yaml)."""
+    from importlib import metadata
+
+    from .waivers import PACK_NAME, pack_metadata
+
+    try:
+        version = metadata.version("golive")
+    except metadata.PackageNotFoundError:  # a checkout run without `make setup`
+        from . import __version__ as version
+    return f"golive {version}, policy pack {PACK_NAME} {pack_metadata(DEFAULT_PACK).get('version', '?')}"
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every command, with the arguments of all of them (None), of `only`, or of none ("").
+
+    Only the command being run needs its arguments: declaring `audit` and `rollout` imports their
+    modules, and `check` runs on a stopwatch. The others are still named, so that usage lines and
+    `--help` list every command."""
+    parser = argparse.ArgumentParser(prog="golive", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action=_Version)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in COMMAND_HELP.items():
+        command = commands.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.")
+        if only is None or only == name:
+            _DECLARE[name](command)
+    return parser
+
+
+def _declare_check(check: argparse.ArgumentParser) -> None:
     check.add_argument("program_dir", nargs="?", default=None,
                        help="folder holding Pulumi.yaml (default: .; with --state, only for the stack's config)")
     check.add_argument("--stack", "-s",
@@ -64,54 +130,18 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     check.add_argument("--baseline", metavar="FILE", help="report only findings that are not in this baseline")
     check.add_argument("--write-baseline", metavar="FILE", help="save this run's findings as a baseline")
 
-    prints = commands.add_parser("fingerprints", help="fingerprints of a non-production stack's credentials")
-    prints.add_argument("--stack", "-s", required=True, help="the non-production stack")
-    prints.add_argument("--environment", help="environment in the secret names (default: the stack name)")
-    prints.add_argument("--merge", metavar="FILE", help="merge into this policy-pack config file instead of printing")
-    prints.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
-    prints.add_argument("--aws-region", help="AWS region (default: the environment's)")
 
-    creds = commands.add_parser("credentials", help="store a Customer.io key in its secret, checked first")
-    actions = creds.add_subparsers(dest="action", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("name", metavar="NAME",
-                        help="site-id, track-api-key or app-api-key (or the secret's name customerio/<env>/<kind>)")
-    common.add_argument("--stack", "-s", help="stack whose config gives the environment and regions")
-    common.add_argument("--program-dir", default=".", help="folder holding Pulumi.yaml (default: .)")
-    common.add_argument("--environment", help="environment in the secret name (default: golive:environment)")
-    common.add_argument("--compare-with", action="append", metavar="ENV",
-                        help="non-production environment whose key must differ (repeatable; default: staging "
-                             "for a production environment)")
-    common.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
-    common.add_argument("--aws-region", help="AWS region (default: aws:region in the stack config)")
-    common.add_argument("--customerio-track-url", help="Track API base URL (default: the region's)")
-    common.add_argument("--customerio-api-url", help="App API base URL (default: the region's)")
-    common.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust for Customer.io")
-    common.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds to wait for each Customer.io answer (default 10)")
-    actions.add_parser("put", parents=[common], help="read a key on standard input and make it the current value")
-    actions.add_parser("stage", parents=[common],
-                       help="read a key on standard input and stage it (GOLIVE_STAGED) for the next rotation")
-
-    if only in (None, "audit", "smoke"):
-        from .audit.command import add_arguments
-
-        add_arguments(commands.add_parser("audit", help="verify the deployed setup against the checklist "
-                                                   "(AWS, live DNS, Customer.io)"), smoke=False)
-        add_arguments(commands.add_parser("smoke", help="the fast subset of the audit: can the stored keys "
-                                                   "reach Customer.io's Track and App APIs"), smoke=True)
-    if only in (None, "rollout"):
-        from .rollout.command import add_arguments as add_rollout_arguments
-
-        add_rollout_arguments(commands.add_parser("rollout", help="the staged rollout flag: status, advance, "
-                                                             "rollback, set STAGE, history"))
-    _add_waiver_arguments(commands)
-    return parser
+def _declare_policies(policies: argparse.ArgumentParser) -> None:
+    policies.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def _add_waiver_arguments(commands: argparse._SubParsersAction) -> None:
-    """`waivers` and `explain`: declared here (cheap), implemented in golive.waivers and golive.explain."""
-    waivers = commands.add_parser("waivers", help="list, add and check the waivers in a pack config file")
+def _declare_explain(explain: argparse.ArgumentParser) -> None:
+    explain.add_argument("policy", metavar="POLICY")
+    explain.add_argument("--policy-pack-config", metavar="FILE", help="show the thresholds and waivers this file sets")
+    explain.add_argument("--stack", "-s", help="say whether this stack counts as production")
+
+
+def _declare_waivers(waivers: argparse.ArgumentParser) -> None:
     actions = waivers.add_subparsers(dest="action", required=True)
     file_help = "the pack config file (default: policy-config.json)"
     listing = actions.add_parser("list", help="every waiver in the file with its status today")
@@ -142,11 +172,61 @@ def _add_waiver_arguments(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--output", "-o", help="write the report here instead of standard output")
 
-    explain = commands.add_parser("explain", help="a policy: its checklist section, why, thresholds in force, "
-                                  "how to fix and how to waive it")
-    explain.add_argument("policy", metavar="POLICY")
-    explain.add_argument("--policy-pack-config", metavar="FILE", help="show the thresholds and waivers this file sets")
-    explain.add_argument("--stack", "-s", help="say whether this stack counts as production")
+
+def _declare_fingerprints(prints: argparse.ArgumentParser) -> None:
+    prints.add_argument("--stack", "-s", required=True, help="the non-production stack")
+    prints.add_argument("--environment", help="environment in the secret names (default: the stack name)")
+    prints.add_argument("--merge", metavar="FILE", help="merge into this policy-pack config file instead of printing")
+    prints.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
+    prints.add_argument("--aws-region", help="AWS region (default: the environment's)")
+
+
+def _declare_credentials(creds: argparse.ArgumentParser) -> None:
+    actions = creds.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("name", metavar="NAME",
+                        help="site-id, track-api-key or app-api-key (or the secret's name customerio/<env>/<kind>)")
+    common.add_argument("--stack", "-s", help="stack whose config gives the environment and regions")
+    common.add_argument("--program-dir", default=".", help="folder holding Pulumi.yaml (default: .)")
+    common.add_argument("--environment", help="environment in the secret name (default: golive:environment)")
+    common.add_argument("--compare-with", action="append", metavar="ENV",
+                        help="non-production environment whose key must differ (repeatable; default: staging "
+                             "for a production environment)")
+    common.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
+    common.add_argument("--aws-region", help="AWS region (default: aws:region in the stack config)")
+    common.add_argument("--customerio-track-url", help="Track API base URL (default: the region's)")
+    common.add_argument("--customerio-api-url", help="App API base URL (default: the region's)")
+    common.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust for Customer.io")
+    common.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for each Customer.io answer (default 10)")
+    actions.add_parser("put", parents=[common], help="read a key on standard input and make it the current value")
+    actions.add_parser("stage", parents=[common],
+                       help="read a key on standard input and stage it (GOLIVE_STAGED) for the next rotation")
+
+
+def _declare_audit(audit: argparse.ArgumentParser) -> None:
+    from .audit.command import add_arguments
+
+    add_arguments(audit, smoke=False)
+
+
+def _declare_smoke(smoke: argparse.ArgumentParser) -> None:
+    from .audit.command import add_arguments
+
+    add_arguments(smoke, smoke=True)
+
+
+def _declare_rollout(rollout: argparse.ArgumentParser) -> None:
+    from .rollout.command import add_arguments
+
+    add_arguments(rollout)
+
+
+_DECLARE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "check": _declare_check, "policies": _declare_policies, "explain": _declare_explain, "waivers": _declare_waivers,
+    "fingerprints": _declare_fingerprints, "credentials": _declare_credentials, "audit": _declare_audit,
+    "smoke": _declare_smoke, "rollout": _declare_rollout,
+}
 
 
 def _fingerprints(args: argparse.Namespace) -> int:
@@ -169,7 +249,11 @@ def _fingerprints(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser(argv[0] if argv and argv[0] in _COMMANDS else None).parse_args(argv)
+    # golive takes no option with a value before the command, so the first command name is the command.
+    parser = _parser(next((word for word in argv if word in _COMMANDS), ""))
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own parser, with its own usage line, not golive's
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return _COMMANDS[args.command](args)
     except GoliveError as err:
@@ -177,6 +261,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command `args` came from: `golive waivers add`'s for `golive waivers add ...`."""
+    while True:
+        chosen = [action.choices[getattr(args, action.dest)] for action in parser._actions
+                  if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None)]
+        if not chosen:
+            return parser
+        parser = chosen[0]
 
 
 # Young-generation threshold of golive's own process (CPython's default is 700).
@@ -253,5 +347,12 @@ def _explain(args: argparse.Namespace) -> int:
     return explain.run(args)
 
 
-_COMMANDS = {"check": _check, "fingerprints": _fingerprints, "credentials": _credentials, "audit": _audit,
-             "smoke": _smoke, "rollout": _rollout, "waivers": _waivers, "explain": _explain}
+def _policies(args: argparse.Namespace) -> int:
+    from . import policies
+
+    return policies.run(args)
+
+
+_COMMANDS = {"check": _check, "policies": _policies, "explain": _explain, "waivers": _waivers,
+             "fingerprints": _fingerprints, "credentials": _credentials, "audit": _audit, "smoke": _smoke,
+             "rollout": _rollout}

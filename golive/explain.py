@@ -42,7 +42,8 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent.rstrip()]
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A config value as explain and `golive policies` print it."""
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) if value else "(none)"
     if isinstance(value, float) and value.is_integer():
@@ -59,18 +60,18 @@ def _thresholds(spec: catalog.PolicySpec, props: dict[str, Any], given: dict[str
         rows = [("signal", "alarm when", "checklist", "in force")]
         for name, signal in catalog.SIGNALS.items():
             value = overrides.get(name) if overrides else None
-            in_force = _value(signal.threshold)
+            in_force = value_text(signal.threshold)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 looser = value > signal.threshold if signal.direction == "above" else value < signal.threshold
-                in_force = f"{_value(value)} ({source}{', looser than the checklist' if looser else ''})"
-            rows.append((name, f"{signal.direction}: {signal.meaning}", _value(signal.threshold), in_force))
+                in_force = f"{value_text(value)} ({source}{', looser than the checklist' if looser else ''})"
+            rows.append((name, f"{signal.direction}: {signal.meaning}", value_text(signal.threshold), in_force))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         return lines
     for key, schema in spec.config.items():
         default = schema.get("default")
-        where = f"from {source}; the checklist's is {_value(default)}" if key in given else "the checklist's"
-        lines.append(f"  {key}: {_value(props.get(key, default))}  ({where})")
+        where = f"from {source}; the checklist's is {value_text(default)}" if key in given else "the checklist's"
+        lines.append(f"  {key}: {value_text(props.get(key, default))}  ({where})")
         if schema.get("description"):
             lines += _wrap(schema["description"], "      ")
     if not lines:
@@ -106,11 +107,11 @@ def explain(policy: str, config_file: str | None = None, stack: str | None = Non
     if level != "disabled":
         if stack is None:
             out += _wrap(f"In a stack that is not production every finding is advisory; production stacks match "
-                         f"{_value(patterns)} (productionStackPatterns).", "")
+                         f"{value_text(patterns)} (productionStackPatterns).", "")
         elif is_production(stack, patterns):
-            out.append(f"Stack {stack} is production ({_value(patterns)}): its findings are {level}.")
+            out.append(f"Stack {stack} is production ({value_text(patterns)}): its findings are {level}.")
         else:
-            out.append(f"Stack {stack} is not production ({_value(patterns)}): its findings are advisory.")
+            out.append(f"Stack {stack} is not production ({value_text(patterns)}): its findings are advisory.")
     out += ["", "What it checks", *_wrap(spec.description), "", "Why", *_wrap(spec.rationale), ""]
     out += ["Thresholds in force", *_thresholds(spec, props, given, source)]
     out += ["", "How to fix", *_wrap(spec.remediation), ""]
@@ -123,7 +124,7 @@ def explain(policy: str, config_file: str | None = None, stack: str | None = Non
             elsewhere = {w.name for w in rules.parse_waivers(policy, given["waivers"])[0] if not w.for_stack(stack)}
         out.append(f"Waivers in {source}")
         for r in rows:
-            scope = f"stacks {_value(r['stacks'])}; resources {_value(r['resources'])}"
+            scope = f"stacks {value_text(r['stacks'])}; resources {value_text(r['resources'])}"
             mark = f" (not for stack {stack})" if r["waiver"] in elsewhere else ""
             out += _wrap(f"{r['waiver']}: {r['status']}{mark}, {r['detail']}; owner {r['owner'] or '?'}; {scope}; "
                          f"reason: {r['reason'] or '-'}")
@@ -164,4 +165,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["explain", "run"]
+__all__ = ["explain", "run", "value_text"]

@@ -51,12 +51,18 @@ class WaiverInputError(GoliveError):
     """Bad input to `golive waivers`; one line naming the policy, waiver, file or value."""
 
 
+def pack_metadata(pack_dir: Path = PACK_DIR) -> dict[str, Any]:
+    """The pack's PulumiPolicy.yaml: its `version` and `description` among others."""
+    meta = yaml.safe_load((Path(pack_dir) / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    return meta if isinstance(meta, dict) else {}
+
+
 def catalog_info(pack_dir: Path = PACK_DIR) -> PackInfo:
     """What GetAnalyzerInfo would say about the pack, read from the catalog without starting it: enough
     for `policyconfig.reconcile` to judge a config file as `golive check` will."""
     from .analyzer import PackInfo, PolicyInfo
 
-    meta = yaml.safe_load((Path(pack_dir) / "PulumiPolicy.yaml").read_text(encoding="utf-8")) or {}
+    meta = pack_metadata(pack_dir)
     policies = tuple(
         PolicyInfo(
             spec.name,
@@ -346,7 +352,7 @@ def _check(args: argparse.Namespace) -> int:
             argv += ["--config", item]
         if args.invoke_results:
             argv += ["--invoke-results", args.invoke_results]
-        check.run(_parser().parse_args(argv))  # its own exit status is the findings'; here the waivers count
+        check.run(_parser("check").parse_args(argv))  # its own exit status is the findings'; here the waivers count
         report = json.loads(out.read_text(encoding="utf-8"))
     rows = evaluate_run(data, report, now)
     problems = sum(r["status"] in PROBLEMS for r in rows)
