@@ -159,6 +159,9 @@ def _declare_waivers(waivers: argparse.ArgumentParser) -> None:
                      help="resource URN, type or name pattern (repeatable; default: every finding of the policy)")
     add.add_argument("--id", help="a name for the waiver in reports (default: #<its place in the list>)")
     add.add_argument("--policy-pack-config", default="policy-config.json", metavar="FILE", help=file_help)
+    add.add_argument("--program-dir", default=".",
+                     help="folder holding Pulumi.yaml: each --resource pattern is checked against the resources "
+                          "of its stacks that the waiver covers (default: .)")
     check = actions.add_parser("check", help="run golive check and report active, expired and stale waivers")
     check.add_argument("program_dir", nargs="?", default=".", help="folder holding Pulumi.yaml (default: .)")
     check.add_argument("--stack", "-s", required=True, help="stack name; config comes from Pulumi.<stack>.yaml")

@@ -13,6 +13,9 @@ from the pack. Dates are UTC days; `GOLIVE_TODAY=YYYY-MM-DD` replaces today here
   owner or expiry, an expiry in the past or more than 90 days ahead, an unknown policy, a malformed
   pattern or id, and a file `golive check` would refuse once the waiver is in. The file is rewritten
   whole or not at all (a temporary file, then a rename), two-space indented, keys in their order.
+  With `--resource`, the program in `--program-dir` (default .) runs offline for each stack there
+  that the waiver covers, and a pattern matching no resource's URN, type or name in any of them is
+  a warning on standard error (a typo waives nothing); the waiver is written all the same.
 - `check [PROGRAM_DIR] --stack S` runs `golive check` (the program offline, the real pack over gRPC,
   the file as `--policy-pack-config`) and evaluates each waiver over that run's findings: `active`
   (how many findings it waives), `stale` (for this stack but matching no finding), `expired` (how
@@ -26,9 +29,12 @@ from the pack. Dates are UTC days; `GOLIVE_TODAY=YYYY-MM-DD` replaces today here
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -253,13 +259,58 @@ def _add(args: argparse.Namespace) -> int:
     # Refuse to write what `golive check` would refuse, whatever part of the file is at fault.
     check_policy_names(data, path)
     policyconfig.reconcile(catalog_info(), policyconfig.parse(data, source=path), source=path)
+    warnings = unmatched_resources(rules.parse_waiver(args.policy, len(existing), waiver), args.program_dir)
     _write(data, path)
     name = rules.name_of(len(existing), waiver)
     expires = date.fromisoformat(waiver["expires"])
     scope = f"stacks {', '.join(waiver.get('stacks', ['*']))}; resources {', '.join(waiver.get('resources', ['*']))}"
     print(f"{path}: added {args.policy} waiver {name}, owner {waiver['owner']}, until {waiver['expires']} "
           f"({_days(expires, now)}); {scope}.")
+    for warning in warnings:
+        print(f"golive: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def unmatched_resources(waiver: rules.Waiver, program_dir: str, timeout: float = 300.0) -> list[str]:
+    """Warnings for the waiver's `resources` patterns that match no resource (URN, type or name) of
+    the stacks it covers among those with a stack file in `program_dir`, each run offline as
+    `golive check` runs it; and a warning for each stack that could not be checked. A pattern that
+    matches in one of the stacks is enough: a waiver may name resources that only some stacks have."""
+    from .program import prepare_program
+    from .project import load_project
+
+    if waiver.resources == ("*",):
+        return []
+    try:
+        project = load_project(program_dir)
+    except GoliveError as err:
+        return [f"--resource not checked against any stack: {err} (--program-dir names the program's folder)"]
+    folder = project.stack_config_dir or project.root
+    present = sorted({f.name[len("Pulumi."):].rsplit(".", 1)[0] for f in folder.glob("Pulumi.*.y*ml")})
+    stacks = [stack for stack in present if waiver.for_stack(stack)]
+    if not stacks:
+        return [f"--resource not checked: no stack file in {folder} is for stacks {', '.join(waiver.stacks)} "
+                f"(stack files there: {', '.join(present) or 'none'})"]
+    warnings: list[str] = []
+    targets: list[rules.Target] = []
+    checked: list[str] = []
+    for stack in stacks:
+        try:
+            graph = prepare_program(program_dir, stack).run(timeout)
+        except GoliveError as err:
+            warnings.append(f"--resource not checked against stack {stack}: {str(err).splitlines()[0]}")
+            continue
+        checked.append(stack)
+        targets += [rules.Target(r.urn, r.type, r.name) for r in graph.resources if not r.external]
+    names = sorted({t.name for t in targets})
+    for pattern in waiver.resources:
+        alone = replace(waiver, resources=(pattern,))
+        if checked and not any(alone.matches(t) for t in targets):
+            close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.6)
+            hint = f"; close names there: {', '.join(close)}" if close else ""
+            warnings.append(f"--resource {pattern!r} matches no resource (URN, type or name) of stack "
+                            f"{' or '.join(checked)}: the waiver waives nothing there{hint}")
+    return warnings
 
 
 def _write(document: Any, path: str | None) -> None:
@@ -390,8 +441,10 @@ __all__ = [
     "evaluate_run",
     "list_rows",
     "new_waiver",
+    "pack_metadata",
     "read_config",
     "rules",
     "run",
     "unknown_policy",
+    "unmatched_resources",
 ]

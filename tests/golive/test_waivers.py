@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
 import xml.etree.ElementTree as ET
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -20,7 +22,7 @@ from test_reports import INFO, SARIF_SCHEMA, STACK, diag, graph
 from golive import cli, policyconfig
 from golive.analyzer import AnalyzerSession
 from golive.findings import Waived, WaiverNotice, build_result
-from golive.pack import PACK_DIR
+from golive.pack import PACK_DIR, catalog
 from golive.report import render
 from golive.waivers import PACK_NAME, catalog_info, rules
 
@@ -370,3 +372,90 @@ def test_the_catalog_info_is_what_the_pack_itself_says(monkeypatch):
     # The pack's own schema, as served over gRPC, carries the waivers that golive validates.
     assert policyconfig.reconcile(served, policyconfig.parse(CONFIG))[ROTATION].properties["waivers"] == [
         ROTATION_WAIVER]
+
+
+# --- add: the resource patterns against the stack's real resources -------------------------------------
+
+
+def test_add_warns_when_a_resource_pattern_matches_nothing_in_the_stack(tmp_path, capsys):
+    path = str(tmp_path / "policy-config.json")
+    code, out, err = waivers_cmd(capsys, "2026-12-01", "add", ROTATION, "--reason", REASON, "--owner", "@payments",
+                                 "--expires", EXPIRES, "--stack", "production", "--resource", "cio-site-id-*",
+                                 "--resource", "customerio-site-id-rotation", "--policy-pack-config", path,
+                                 "--program-dir", str(ROOT))
+    assert code == 0 and f"added {ROTATION} waiver #1" in out
+    [warning] = err.splitlines()  # the pattern that matches stays silent
+    assert warning.startswith("golive: warning: --resource 'cio-site-id-*' matches no resource (URN, type or name) "
+                              "of stack production: the waiver waives nothing there; close names there: ")
+    assert "customerio-site-id-rotation" in warning
+    # Written all the same: a warning, not a refusal.
+    assert json.loads(Path(path).read_text())[ROTATION]["waivers"][0]["resources"] == [
+        "cio-site-id-*", "customerio-site-id-rotation"]
+
+
+def test_add_checks_patterns_against_every_stack_the_waiver_covers(tmp_path, capsys):
+    path = str(tmp_path / "policy-config.json")
+    # No --stack: production and staging both have a stack file; URN and type patterns count too.
+    code, _, err = waivers_cmd(capsys, "2026-12-01", "add", ROTATION, "--reason", REASON, "--owner", "@payments",
+                               "--expires", EXPIRES, "--resource", "*::customerio-track-api-key-rotation",
+                               "--resource", "aws:secretsmanager/secretRotation:SecretRotation",
+                               "--resource", "nothing-like-it", "--policy-pack-config", path,
+                               "--program-dir", str(ROOT))
+    assert code == 0
+    [warning] = err.splitlines()
+    assert "--resource 'nothing-like-it' matches no resource (URN, type or name) of stack production or staging" in (
+        warning)
+
+
+def test_add_says_when_the_patterns_could_not_be_checked(tmp_path, capsys):
+    path = str(tmp_path / "policy-config.json")
+    args = ["add", ROTATION, "--reason", REASON, "--owner", "@payments", "--expires", EXPIRES, "--resource", "x-*",
+            "--policy-pack-config", path]
+    code, _, err = waivers_cmd(capsys, "2026-12-01", *args, "--program-dir", str(tmp_path))
+    assert code == 0
+    assert err == (f"golive: warning: --resource not checked against any stack: no Pulumi.yaml in {tmp_path} "
+                   "(--program-dir names the program's folder)\n")
+    code, _, err = waivers_cmd(capsys, "2026-12-01", *args, "--stack", "prod-eu", "--program-dir", str(ROOT))
+    assert code == 0
+    assert err == (f"golive: warning: --resource not checked: no stack file in {ROOT} is for stacks prod-eu "
+                   "(stack files there: production, staging)\n")
+
+
+def readme_waiver_examples() -> tuple[dict, list[str]]:
+    """The README's waiver example (the JSON) and its `golive waivers add` command, as written there."""
+    section = (ROOT / "README.md").read_text().split("### Waivers", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+    config = json.loads(next(body for lang, body in blocks if lang == "json"))
+    commands = next(body for lang, body in blocks if lang == "sh").replace("\\\n", " ")
+    add = next(line for line in commands.splitlines() if line.startswith("golive waivers add "))
+    words = shlex.split(re.sub(r"\[[^\]]*\]", "", add))  # the optional [--id …] [--policy-pack-config FILE] …
+    return config, words[1:]
+
+
+def test_the_readme_waiver_waives_a_real_finding_of_the_example_program(tmp_path, capsys):
+    config, _ = readme_waiver_examples()
+    [policy] = config
+    path = write_config(tmp_path / "policy-config.json", config)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOLIVE_TODAY", "2026-12-01")
+        code = cli.main(["check", str(ROOT), "--stack", "production", "--config", "golive:rotationDays=120",
+                         "--policy-pack-config", path, "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1  # the other two keys' rotations still block
+    found = events(report, policy)
+    assert not [e for e in found if "waiverNotice" in e]  # neither stale nor expired
+    waived = [e["resourceName"] for e in found if "waived" in e]
+    assert waived == ["customerio-site-id-rotation"]
+    assert {e["resourceName"] for e in found} == {f"customerio-{kind}-rotation" for kind in catalog.CREDENTIAL_KINDS}
+
+
+def test_the_readme_waivers_add_command_matches_the_example_programs_resources(tmp_path, capsys):
+    _, argv = readme_waiver_examples()
+    assert argv[:2] == ["waivers", "add"] and "--resource" in argv
+    path = str(tmp_path / "policy-config.json")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOLIVE_TODAY", "2026-12-01")
+        code = cli.main([*argv, "--policy-pack-config", path, "--program-dir", str(ROOT)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "added customerio-secret-rotation waiver #1" in out
+    assert err == ""  # no pattern that matches nothing
