@@ -100,7 +100,7 @@ def _count_query(qid: str, metric: str, dimensions: Mapping[str, str], period: i
         id=qid,
         metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
             namespace=NAMESPACE, metric_name=metric, dimensions=dict(dimensions), period=period,
-            stat="Sum", unit="Count",
+            stat=catalog.COUNT_STATISTIC, unit="Count",
         ),
         return_data=False,
     )

@@ -739,9 +739,10 @@ def _rollout(aws: _Aws, out: list[CheckResult]) -> None:
                           f"{catalog.ROLLOUT_STAGES[0]})", SECTION_ROLLOUT))
         return
     value = parameter.get("Value")
-    # The flag as the pack sees it; ignore_changes is set so that only the stage is judged here.
-    flag = Resource(SSM_PARAMETER, name, {"name": name, "value": value, "tags": {catalog.ROLLOUT_FLAG_TAG: "true"}},
-                    ignore_changes=("value",))
+    # The flag as the pack sees it; ignore_changes is set so that only the stage is judged here, and its
+    # version says it exists, so that a stage past the first is the rollout's, not a deploy's.
+    flag = Resource(SSM_PARAMETER, name, {"name": name, "value": value, "version": parameter.get("Version"),
+                                          "tags": {catalog.ROLLOUT_FLAG_TAG: "true"}}, ignore_changes=("value",))
     problems = [f.message for f in _evaluate(ROLLOUT_POLICY, [flag]) if not f.advisory]
     if problems:
         out.append(failed(line, " ".join(problems) + " Move it with `golive rollout`.", SECTION_ROLLOUT))

@@ -66,18 +66,27 @@ class Signal:
     direction: Direction  # "above": alarm when the metric rises above the threshold
     unit: str
     meaning: str
+    # The longest the signal may breach before its alarm fires: the alarm's period times the datapoints
+    # it needs (datapointsToAlarm, else evaluationPeriods). Fixed here, not in the pack config.
+    max_minutes_to_alarm: int
 
 
+# Why these times to alarm. The plan moves a stage every hour (ROLLOUT_DWELL_MINUTES) and rolls back on
+# the error rate from 10% on and the bounce rate from 50% on: an alarm that fires after the next stage
+# began rolls back too late. API health (errors, p99 latency) and operational health (queue, webhooks)
+# fail calls and pile up events while they breach: 15 minutes, three 5-minute periods. Bounces come back
+# minutes after the send: 30 minutes, half of the 50% stage. Complaints and delivery receipts trail the
+# send by tens of minutes and a short window on few messages measures noise: an hour.
 SIGNALS: dict[str, Signal] = {
     s.name: s
     for s in (
-        Signal("api_error_rate", 0.01, "above", "ratio", "more than 1% of API calls fail"),
-        Signal("api_p99_latency_ms", 5000, "above", "milliseconds", "p99 API latency over 5 seconds"),
-        Signal("bounce_rate", 0.05, "above", "ratio", "bounce rate over 5%"),
-        Signal("complaint_rate", 0.001, "above", "ratio", "spam complaints over 0.1%"),
-        Signal("delivery_rate", 0.95, "below", "ratio", "delivery rate under 95%"),
-        Signal("queue_depth", 10000, "above", "count", "more than 10K events pending"),
-        Signal("webhook_error_rate", 0.05, "above", "ratio", "more than 5% webhook processing failures"),
+        Signal("api_error_rate", 0.01, "above", "ratio", "more than 1% of API calls fail", 15),
+        Signal("api_p99_latency_ms", 5000, "above", "milliseconds", "p99 API latency over 5 seconds", 15),
+        Signal("bounce_rate", 0.05, "above", "ratio", "bounce rate over 5%", 30),
+        Signal("complaint_rate", 0.001, "above", "ratio", "spam complaints over 0.1%", 60),
+        Signal("delivery_rate", 0.95, "below", "ratio", "delivery rate under 95%", 60),
+        Signal("queue_depth", 10000, "above", "count", "more than 10K events pending", 15),
+        Signal("webhook_error_rate", 0.05, "above", "ratio", "more than 5% webhook processing failures", 15),
     )
 }
 
@@ -101,6 +110,11 @@ GAUGE_METRICS: dict[str, tuple[str, str, str]] = {
     "api_p99_latency_ms": ("ApiLatency", "p99", "Milliseconds"),
     "queue_depth": ("QueueDepth", "Maximum", "Count"),
 }
+# The statistic of each count a rate divides. An alarm on one metric that already is the ratio reads
+# RATIO_STATISTIC (or the extreme in the signal's direction: Maximum above, Minimum below); a gauge's
+# alarm reads GAUGE_METRICS' statistic or a higher one (a higher percentile, or Maximum).
+COUNT_STATISTIC = "Sum"
+RATIO_STATISTIC = "Average"
 
 # --- §7 Staged rollout --------------------------------------------------------------------------
 
@@ -263,6 +277,18 @@ POLICIES: tuple[PolicySpec, ...] = (
         "(the CustomerIoCredentials component creates one).",
     ),
     PolicySpec(
+        name="customerio-track-api-credentials",
+        section="§1 Credentials & Configuration: production Site ID and Track API key",
+        level="mandatory",
+        severity="high",
+        description="A production Customer.io stack holds a Site ID secret and a Track API key secret.",
+        rationale="Every Track API call (identify, track, the smoke test) authenticates with the Site ID "
+        "and Track API key as a pair; without either, the integration sends nothing in production.",
+        remediation="Add Secrets Manager secrets tagged `customerio:credential=site-id` and "
+        "`customerio:credential=track-api-key` (the CustomerIoCredentials component creates both unless "
+        "`golive:credentialKinds` leaves them out).",
+    ),
+    PolicySpec(
         name="customerio-region",
         section="§1 Credentials & Configuration: region setting",
         level="mandatory",
@@ -358,11 +384,15 @@ POLICIES: tuple[PolicySpec, ...] = (
         section="§5 Monitoring & Alerting: alert thresholds",
         level="mandatory",
         severity="high",
-        description="Each of the seven checklist signals has an alarm at the checklist's threshold or stricter.",
-        rationale="An alarm that is missing, looser than the checklist, or compares the wrong way "
-        "stays silent through the incident it exists for.",
+        description="Each of the seven checklist signals has an alarm at the checklist's threshold or stricter, "
+        "on the signal's statistic, firing within the signal's time to alarm.",
+        rationale="An alarm that is missing, looser than the checklist, compares the wrong way, reads the "
+        "wrong statistic (a p99 alarm on Minimum) or needs hours of breach before it fires stays silent "
+        "through the incident it exists for.",
         remediation="Create one CloudWatch alarm per signal, tagged `customerio:signal=<name>`, with "
-        "the checklist threshold (or stricter) and the comparison in the signal's direction.",
+        "the checklist threshold (or stricter), the comparison in the signal's direction, the signal's "
+        "statistic (a rate: Sum of each count in metric math; latency: p99; queue depth: Maximum) and "
+        "period × datapointsToAlarm within the signal's time to alarm (15 minutes for API errors and latency).",
         config={
             "thresholds": {
                 "type": "object",
@@ -380,16 +410,18 @@ POLICIES: tuple[PolicySpec, ...] = (
         severity="high",
         description="Every Customer.io alarm notifies someone when it fires.",
         rationale="An alarm without actions, or with actions disabled, changes state where nobody looks.",
-        remediation="Give the alarm `alarmActions` (an SNS topic with subscribers) and leave `actionsEnabled` on.",
+        remediation="Give the alarm `alarmActions` (an SNS topic with at least one subscription in the stack) "
+        "and leave `actionsEnabled` on.",
     ),
     PolicySpec(
         name="rollout-flag-stage",
         section="§7 Staged Rollout Plan: feature flag",
         level="mandatory",
         severity="high",
-        description="The rollout flag holds a plan stage (0, internal, 10, 50, 100) and deploys never reset it.",
-        rationale="A value outside the plan sends an unplanned share of traffic; a deploy that resets "
-        "a live flag undoes a rollout or a rollback.",
+        description="The rollout flag is created at stage 0, holds a plan stage (0, internal, 10, 50, 100) "
+        "and deploys never reset it.",
+        rationale="A value outside the plan sends an unplanned share of traffic; a flag created past 0 skips "
+        "the gates; a deploy that resets a live flag undoes a rollout or a rollback.",
         remediation="Create the flag at `0` and add `ignore_changes=[\"value\"]` (or `insecureValue`) "
         "so that only `golive rollout` moves it.",
     ),

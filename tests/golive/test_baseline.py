@@ -152,15 +152,16 @@ def test_adopting_the_pack_on_a_stack_with_history(tmp_path, capsys):
     #    and passes: every finding it shows is in the baseline it wrote).
     code, report = check(["--state", str(FIXTURE), "--write-baseline", str(baseline)], capsys)
     old = {(e["policyName"], e["resourceUrn"]) for e in report["policyEvents"]}
-    assert code == 0 and len(report["policyEvents"]) == 9
-    assert report["baselineWritten"] == {"file": str(baseline), "findings": 9}
-    assert len(json.loads(baseline.read_text())["findings"]) == 9
+    # The shop's nine violations, its missing Site ID, and the advice that no staging fingerprints were given.
+    assert code == 0 and len(report["policyEvents"]) == 11
+    assert report["baselineWritten"] == {"file": str(baseline), "findings": 11}
+    assert len(json.loads(baseline.read_text())["findings"]) == 11
     assert [p.name for p in tmp_path.iterdir()] == [baseline.name]  # no temporary file left behind
 
     # 2. Nothing changed: nothing to report, and the check passes.
     code, report = check(["--state", str(FIXTURE), "--baseline", str(baseline)], capsys)
     assert (code, report["policyEvents"]) == (0, [])
-    assert report["baseline"] == {"file": str(baseline), "hidden": 9, "resolved": 0}
+    assert report["baseline"] == {"file": str(baseline), "hidden": 11, "resolved": 0}
     assert report["summary"] == {"mandatory": 0, "advisory": 0}
 
     # 3. A new violation: it shows, alone, and fails the check; the old ones stay hidden.
@@ -177,7 +178,7 @@ def test_adopting_the_pack_on_a_stack_with_history(tmp_path, capsys):
     assert [(e["policyName"], e["resourceUrn"]) for e in report["policyEvents"]] == [
         ("customerio-secret-rotation", second["urn"])
     ]
-    assert report["baseline"]["hidden"] == 9
+    assert report["baseline"]["hidden"] == 11
     assert {(e["policyName"], e["resourceUrn"]) for e in report["policyEvents"]}.isdisjoint(old)
 
     # 4. The old rotation fixed: one entry no longer found; writing back with the same baseline keeps
@@ -188,9 +189,9 @@ def test_adopting_the_pack_on_a_stack_with_history(tmp_path, capsys):
     pruned = tmp_path / "pruned.json"
     code, report = check(["--state", str(later), "--baseline", str(baseline), "--write-baseline", str(pruned)],
                          capsys)
-    assert code == 1 and report["baseline"] == {"file": str(baseline), "hidden": 8, "resolved": 1}
+    assert code == 1 and report["baseline"] == {"file": str(baseline), "hidden": 10, "resolved": 1}
     written = json.loads(pruned.read_text())["findings"]
-    assert len(written) == 8 and ROTATION not in {e["resourceUrn"] for e in written}
+    assert len(written) == 10 and ROTATION not in {e["resourceUrn"] for e in written}
     assert second["urn"] not in {e["resourceUrn"] for e in written}
 
 
@@ -211,7 +212,7 @@ def test_a_rotation_from_180_to_900_days_is_new_and_pruning_keeps_the_old_entry(
     code, report = check(["--state", str(rotating_every(900)), "--baseline", str(baseline)], capsys)
     [event] = report["policyEvents"]
     assert code == 1 and "every 900 days" in event["message"] and event["resourceUrn"] == ROTATION
-    assert report["baseline"] == {"file": str(baseline), "hidden": 8, "resolved": 0, "worse": 1}
+    assert report["baseline"] == {"file": str(baseline), "hidden": 10, "resolved": 0, "worse": 1}
     pruned = tmp_path / "pruned.json"
     code, _ = check(["--state", str(rotating_every(900)), "--baseline", str(baseline),
                      "--write-baseline", str(pruned)], capsys)
@@ -219,17 +220,17 @@ def test_a_rotation_from_180_to_900_days_is_new_and_pruning_keeps_the_old_entry(
     assert json.loads(pruned.read_text()) == json.loads(baseline.read_text())  # the old entry, at 180, kept
     assert check(["--state", str(rotating_every(120)), "--baseline", str(pruned)], capsys)[0] == 0
     assert cli.main(["check", "--state", str(rotating_every(900)), "--baseline", str(baseline)]) == 1
-    assert (f"Baseline {baseline}: 8 known findings hidden; 1 finding worse than in it, shown as new."
+    assert (f"Baseline {baseline}: 10 known findings hidden; 1 finding worse than in it, shown as new."
             in capsys.readouterr().out)
 
 
 def test_text_report_tells_how_many_were_hidden(tmp_path, capsys):
     baseline = tmp_path / "b.json"
     assert cli.main(["check", "--state", str(FIXTURE), "--write-baseline", str(baseline), "--format", "text"]) == 0
-    assert f"Baseline written to {baseline} with 9 findings." in capsys.readouterr().out
+    assert f"Baseline written to {baseline} with 11 findings." in capsys.readouterr().out
     assert cli.main(["check", "--state", str(FIXTURE), "--baseline", str(baseline)]) == 0
     out = capsys.readouterr().out
-    assert f"Baseline {baseline}: 9 known findings hidden." in out
+    assert f"Baseline {baseline}: 11 known findings hidden." in out
     assert "Summary: 0 mandatory, 0 advisory" in out
 
 
@@ -239,7 +240,8 @@ def test_baseline_on_the_program_path(tmp_path, capsys):
     code, report = check([*argv, "--write-baseline", str(baseline)], capsys)
     assert code == 0 and report["preview"] is True and len(report["policyEvents"]) == 1
     code, report = check([*argv, "--baseline", str(baseline)], capsys)
-    assert (code, report["policyEvents"], report["baseline"]["hidden"]) == (0, [], 1)
+    # The flag, and the advice that no staging fingerprints were given to compare the keys with.
+    assert (code, report["policyEvents"], report["baseline"]["hidden"]) == (0, [], 2)
 
 
 # --- bad input: one line, exit 2 -----------------------------------------------------------------------

@@ -29,6 +29,7 @@ BREAKS = {
     "plaintext-lambda-env": ("customerio-credentials-in-secrets-manager", "mandatory"),
     "rotation-120": ("customerio-secret-rotation", "mandatory"),
     "no-app-key": ("customerio-app-api-key", "mandatory"),
+    "no-track-key": ("customerio-track-api-credentials", "mandatory"),
     "region-mix": ("customerio-region", "mandatory"),
     "reused-staging-key": ("customerio-production-keys-distinct", "mandatory"),
     "spf-plus-all": ("email-spf-record", "mandatory"),
@@ -36,6 +37,8 @@ BREAKS = {
     "dmarc-none": ("email-dmarc-record", "advisory"),
     "no-mx": ("email-return-path", "advisory"),
     "bounce-10": ("monitoring-alarm-thresholds", "mandatory"),
+    "latency-minimum": ("monitoring-alarm-thresholds", "mandatory"),
+    "error-rate-a-day": ("monitoring-alarm-thresholds", "mandatory"),
     "no-actions": ("monitoring-alarm-actions", "mandatory"),
     "flag-25": ("rollout-flag-stage", "mandatory"),
 }
@@ -44,6 +47,16 @@ PACK_CONFIG = {
         "nonProductionFingerprints": {"track-api-key": [catalog.fingerprint(STAGING_TRACK_KEY)]}
     }
 }
+# What the keys-distinct policy says, as advice, when the pack config holds no staging fingerprints.
+UNCOMPARED = ("customerio-production-keys-distinct", "advisory")
+
+
+@pytest.fixture
+def pack_config_file(tmp_path) -> Path:
+    """PACK_CONFIG as the file a pipeline passes with --policy-pack-config."""
+    path = tmp_path / "policy-config.json"
+    path.write_text(json.dumps(PACK_CONFIG))
+    return path
 
 
 def known(graph: ResourceGraph) -> ResourceGraph:
@@ -103,6 +116,30 @@ def test_breaking_one_item_fires_exactly_its_policy(item):
     assert verdict(known(graph), PACK_CONFIG) == expected
 
 
+def test_a_topic_nobody_subscribed_to_is_blocked_at_preview_and_later():
+    graph = run_program(PLAIN, "production", config_overrides=["cio-plain:break=no-subscription"])
+    expected = {("monitoring-alarm-actions", "mandatory")}
+    assert verdict(graph, PACK_CONFIG) == expected  # linked by property dependency: the ARN is unknown
+    later = known(graph)
+    [topic] = [r for r in later.resources if r.type == "aws:sns/topic:Topic"]
+    for alarm in (r for r in later.resources if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"):
+        # A later preview shows the topic's real ARN in both places; known() fills each from its own path.
+        alarm.inputs["alarmActions"] = alarm.outputs["alarmActions"] = [topic.outputs["arn"]]
+        alarm.property_dependencies = {}  # the link must hold on the value alone
+    assert verdict(later, PACK_CONFIG) == expected
+
+
+def test_a_flag_created_past_the_first_stage_is_blocked_but_a_flag_the_rollout_moved_is_not():
+    graph = run_program(PLAIN, "production", config_overrides=["cio-plain:break=flag-100"])
+    assert verdict(graph, PACK_CONFIG) == {("rollout-flag-stage", "mandatory")}
+    # Once the flag exists (AWS gave it a version) the engine shows the value `golive rollout` set, since
+    # ignore_changes keeps the program's: stage 100 is then the rollout's business.
+    later = known(graph)
+    [flag] = [r for r in later.resources if r.type == "aws:ssm/parameter:Parameter"]
+    flag.outputs["version"] = 3
+    assert verdict(later, PACK_CONFIG) == set()
+
+
 @pytest.mark.parametrize("item", ["rotation-120", "spf-plus-all", "flag-25"])
 def test_non_production_stack_is_advised_not_blocked(item, capsys):
     code = cli.main(["check", str(PLAIN), "--stack", "staging", "--config", f"cio-plain:break={item}",
@@ -118,20 +155,25 @@ def test_non_production_stack_is_advised_not_blocked(item, capsys):
 def test_repository_stacks_check_clean(stack, capsys):
     assert cli.main(["check", str(ROOT), "--stack", stack, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["policyEvents"] == []
+    # Without staging fingerprints, production is told its keys were not compared; staging is not checked.
+    expected = [UNCOMPARED] if stack == "production" else []
+    assert [(e["policyName"], e["enforcementLevel"]) for e in report["policyEvents"]] == expected
     assert report["resourceCount"] > 30
 
 
 def test_report_written_whole_to_output(tmp_path, capsys):
-    out = tmp_path / "report.sarif"
+    out = tmp_path / "out" / "report.sarif"
+    out.parent.mkdir()
+    pack_config = tmp_path / "policy-config.json"
+    pack_config.write_text(json.dumps(PACK_CONFIG))
     code = cli.main(["check", str(PLAIN), "--stack", "production", "--config", "cio-plain:break=flag-25",
-                     "--format", "sarif", "--output", str(out)])
+                     "--policy-pack-config", str(pack_config), "--format", "sarif", "--output", str(out)])
     assert code == 1
     sarif = json.loads(out.read_text())
     [result] = sarif["runs"][0]["results"]
     assert result["ruleId"] == "rollout-flag-stage"
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] > 1
-    assert list(tmp_path.iterdir()) == [out]
+    assert list(out.parent.iterdir()) == [out]
 
 
 @pytest.mark.parametrize(
@@ -157,8 +199,9 @@ def test_unknown_policy_in_pack_config_is_refused(tmp_path, capsys):
     assert "no-such-policy" in err and "policy.json" in err
 
 
-def test_plaintext_credential_config_is_a_stack_level_finding_without_sdk_paths(capsys):
+def test_plaintext_credential_config_is_a_stack_level_finding_without_sdk_paths(pack_config_file, capsys):
     code = cli.main(["check", str(PLAIN), "--stack", "production", "--format", "json",
+                     "--policy-pack-config", str(pack_config_file),
                      "--config", "cio-plain:customerioTrackApiKey=abcd1234abcd1234abcd"])
     report = json.loads(capsys.readouterr().out)
     assert code == 1

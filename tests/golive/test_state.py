@@ -228,7 +228,7 @@ def test_state_on_standard_input(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(FIXTURE.read_bytes())))
     code, report = events(["check", "--state", "-"], capsys)
     assert (code, report["stateFile"], report["stack"]) == (1, "-", "production")
-    assert len(report["policyEvents"]) == 9
+    assert len(report["policyEvents"]) == 11  # nine violations, the missing Site ID, the uncompared keys
 
 
 def test_text_report_says_it_checked_a_state_and_not_a_preview(capsys):
@@ -268,7 +268,10 @@ def test_config_comes_from_the_program_folder_when_given(capsys, tmp_path):
     code, report = events(["check", str(PLAIN), "--state", str(state), "--config",
                            "cio-plain:customerioTrackApiKey=abcd1234abcd1234abcd"], capsys)
     assert code == 1
-    assert {e["policyName"] for e in report["policyEvents"]} == {"customerio-credentials-in-secrets-manager"}
+    assert {(e["policyName"], e["enforcementLevel"]) for e in report["policyEvents"]} == {
+        ("customerio-credentials-in-secrets-manager", "mandatory"),
+        ("customerio-production-keys-distinct", "advisory"),  # no staging fingerprints to compare with
+    }
 
 
 def test_a_program_folder_without_the_stacks_file_is_noted(tmp_path, capsys):

@@ -305,6 +305,41 @@ def test_app_api_key_ignores_other_stacks():
     assert run(APP_KEY, Stack(resources=[Resource(SECRET, "db", {"name": "db"})])) == []
 
 
+# --- customerio-track-api-credentials ------------------------------------------------------------
+
+TRACK = "customerio-track-api-credentials"
+ALL_KINDS = ("site-id", "track-api-key", "app-api-key")
+
+
+def test_all_three_keys_pass_both_policies():
+    stack = Stack(resources=[cred_secret(kind) for kind in ALL_KINDS])
+    assert run(TRACK, stack) == [] and run(APP_KEY, stack) == []
+
+
+@pytest.mark.parametrize(("dropped", "name"), [("site-id", "Site ID"), ("track-api-key", "Track API key")])
+def test_a_missing_track_credential_is_a_stack_level_finding(dropped, name):
+    stack = Stack(resources=[cred_secret(kind) for kind in ALL_KINDS if kind != dropped])
+    [finding] = run(TRACK, stack)
+    assert finding.urn is None and not finding.advisory
+    assert f"Customer.io {name}" in finding.message and f"customerio:credential={dropped}" in finding.message
+    assert run(APP_KEY, stack) == []  # each key is one policy's business
+
+
+def test_each_missing_track_credential_is_its_own_finding():
+    result = run(TRACK, Stack(resources=[cred_secret("app-api-key")]))
+    assert sorted("customerio:credential=site-id" in f.message for f in result) == [False, True]
+
+
+def test_track_credentials_hint_names_untyped_customerio_secrets():
+    untyped = Resource(SECRET, "cio", {"name": "customerio/production/key"})
+    result = run(TRACK, Stack(resources=[untyped, cred_secret("app-api-key")]))
+    assert len(result) == 2 and all("customerio/production/key" in f.message for f in result)
+
+
+def test_track_credentials_ignore_other_stacks():
+    assert run(TRACK, Stack(resources=[Resource(SECRET, "db", {"name": "db"})])) == []
+
+
 # --- customerio-region ----------------------------------------------------------------------------
 
 REGION = "customerio-region"
@@ -482,3 +517,19 @@ def test_kind_must_match_unless_any():
 def test_version_of_a_non_credential_secret_is_ignored():
     other = Resource(SECRET, "db", {"name": "db"})
     assert distinct(cred_secret(), other, version(other, STAGING_TRACK)) == []
+
+
+@pytest.mark.parametrize("configured", [{}, {"track-api-key": []}, {"any": []}])
+def test_without_non_production_fingerprints_it_says_it_could_not_compare(configured):
+    s = cred_secret()
+    [finding] = distinct(s, version(s, STAGING_TRACK), nonProductionFingerprints=configured)
+    assert finding.advisory and finding.urn is None
+    assert "nonProductionFingerprints" in finding.message and "golive fingerprints" in finding.message
+
+
+def test_the_advice_is_for_production_only():
+    assert distinct(cred_secret(env="staging"), production=False, nonProductionFingerprints={}) == []
+
+
+def test_the_advice_goes_once_fingerprints_are_known():
+    assert distinct(cred_secret()) == []

@@ -1,7 +1,8 @@
-"""§5 monitoring: an alarm per signal at the checklist threshold or stricter, and alarms that notify."""
+"""§5 monitoring: an alarm per signal at the checklist threshold or stricter, on the signal's statistic and in
+time, and alarms that reach someone."""
 
 import pytest
-from checklist.catalog import SIGNAL_TAG, SIGNALS, UNIT_TAG
+from checklist.catalog import GAUGE_METRICS, RATE_METRICS, SIGNAL_TAG, SIGNALS, UNIT_TAG
 from checklist.model import UNKNOWN, Resource, Stack
 from checklist.recognize import METRIC_ALARM
 from checklist.rules import run
@@ -220,3 +221,245 @@ def test_actions_message_says_what_to_do():
     base = alarm("bounce_rate")
     [finding] = actions(Resource(METRIC_ALARM, base.name, {**base.props, "alarmActions": []}))
     assert "alarmActions" in finding.message and "bounce_rate" in finding.message
+
+
+# --- what the alarm reads, and how soon it fires ----------------------------------------------------
+
+
+def _count(qid: str, metric: str, stat: str = "Sum", period=300) -> dict:
+    return {"id": qid, "returnData": False,
+            "metric": {"namespace": "Customer.io/Integration", "metricName": metric, "period": period, "stat": stat}}
+
+
+def shaped(signal: str, *, stat=None, period=300, evaluation=2, datapoints=None, queries=None) -> Resource:
+    """An alarm as DeliveryAlarms makes it: metric math over summed counts for a rate, the gauge's
+    statistic otherwise; any part replaced."""
+    props: dict = {"evaluationPeriods": evaluation}
+    if datapoints is not None:
+        props["datapointsToAlarm"] = datapoints
+    if signal in RATE_METRICS and queries is None and stat is None:
+        numerator, denominator = RATE_METRICS[signal]
+        props["metricQueries"] = [_count("num", numerator, period=period), _count("den", denominator, period=period),
+                                  {"id": "rate", "expression": "IF(den > 0, num / den, 0)", "returnData": True}]
+    elif queries is not None:
+        props["metricQueries"] = queries
+    else:
+        metric, statistic, _unit = GAUGE_METRICS.get(signal, (signal, "Average", "None"))
+        statistic = stat or statistic
+        key = "extendedStatistic" if isinstance(statistic, str) and statistic.startswith("p") else "statistic"
+        props.update(metricName=metric, period=period, **{key: statistic})
+    return alarm(signal, **props)
+
+
+def reading(subject: Resource) -> list:
+    name = subject.get("tags")[SIGNAL_TAG]
+    return thresholds(*all_alarms(**{name: subject}))
+
+
+def test_the_components_shape_passes_for_every_signal():
+    assert thresholds(*[shaped(name) for name in SIGNALS]) == []
+
+
+@pytest.mark.parametrize(
+    ("signal", "stat", "passes"),
+    [
+        ("api_p99_latency_ms", "p99", True),
+        ("api_p99_latency_ms", "p99.9", True),  # a higher percentile is stricter
+        ("api_p99_latency_ms", "Maximum", True),
+        ("api_p99_latency_ms", "Minimum", False),  # the issue's case: watches the fastest call
+        ("api_p99_latency_ms", "Average", False),
+        ("api_p99_latency_ms", "p50", False),
+        ("api_p99_latency_ms", "tm99", False),
+        ("queue_depth", "Maximum", True),
+        ("queue_depth", "p100", True),
+        ("queue_depth", "Average", False),
+        ("queue_depth", "p99", False),
+        ("bounce_rate", "Average", True),  # one metric that already is the ratio
+        ("bounce_rate", "Maximum", True),
+        ("bounce_rate", "Minimum", False),
+        ("delivery_rate", "Minimum", True),  # the extreme toward a "below" alarm
+        ("delivery_rate", "Maximum", False),
+        ("complaint_rate", "Sum", False),
+    ],
+)
+def test_statistic_per_signal(signal, stat, passes):
+    subject = shaped(signal, stat=stat)
+    result = reading(subject)
+    assert (result == []) == passes
+    assert all(f.urn == subject.urn and f"as its {stat!r}" in f.message for f in result)
+
+
+def test_minimum_on_the_p99_signal_names_what_to_use():
+    [finding] = reading(shaped("api_p99_latency_ms", stat="Minimum"))
+    assert "'Minimum'" in finding.message and "use p99" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("stats", "passes"),
+    [(("Sum", "Sum"), True), (("Average", "Sum"), False), (("Sum", "Maximum"), False), (("Sum", "p99"), False)],
+)
+def test_a_rate_as_metric_math_divides_sums(stats, passes):
+    numerator, denominator = RATE_METRICS["api_error_rate"]
+    queries = [_count("e", numerator, stats[0]), _count("r", denominator, stats[1]),
+               {"id": "rate", "expression": "e / r", "returnData": True}]
+    result = reading(shaped("api_error_rate", queries=queries))
+    assert (result == []) == passes
+    if not passes:
+        assert "use Sum" in result[0].message
+
+
+def test_metric_math_over_one_gauge_is_judged_by_its_metric_stat():
+    queries = [_count("m", "ApiLatency", "Minimum"), {"id": "f", "expression": "FILL(m, 0)", "returnData": True}]
+    [finding] = reading(shaped("api_p99_latency_ms", queries=queries))
+    assert "metricQueries[m]" in finding.message and "'Minimum'" in finding.message
+    queries[0] = _count("m", "ApiLatency", "p99")
+    assert reading(shaped("api_p99_latency_ms", queries=queries)) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        shaped("api_p99_latency_ms", stat=UNKNOWN),
+        shaped("bounce_rate", queries=UNKNOWN),
+        shaped("bounce_rate", queries=[_count("n", "EmailBounced", UNKNOWN), _count("d", "EmailSent")]),
+        shaped("bounce_rate", queries=[{"id": "q", "expression": "SELECT AVG(x) FROM y", "period": 300}]),
+    ],
+    ids=["statistic", "queries", "query-stat", "insights-query"],
+)
+def test_a_statistic_the_rule_cannot_see_is_a_finding(subject):
+    [finding] = reading(subject)
+    assert finding.urn == subject.urn
+
+
+def test_promql_alarm_is_a_finding():
+    subject = alarm("queue_depth", evaluationCriteria={"promqlCriteria": {"query": "max(queue_depth) > 10000"}})
+    [finding] = reading(subject)
+    assert "PromQL" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("signal", "period", "evaluation", "datapoints", "passes"),
+    [
+        ("api_error_rate", 300, 288, 288, False),  # the issue's case: a day of sustained breach
+        ("api_error_rate", 300, 288, None, False),  # evaluationPeriods when datapointsToAlarm is unset
+        ("api_error_rate", 300, 288, 3, True),  # 3 of 288: fires after 15 minutes
+        ("api_error_rate", 300, 3, None, True),  # exactly the limit
+        ("api_error_rate", 300, 4, None, False),
+        ("api_error_rate", 60, 15, None, True),
+        ("api_p99_latency_ms", 900, 1, None, True),
+        ("api_p99_latency_ms", 3600, 1, None, False),
+        ("queue_depth", 300, 4, None, False),
+        ("webhook_error_rate", 300, 4, None, False),
+        ("bounce_rate", 300, 6, None, True),
+        ("bounce_rate", 300, 7, None, False),
+        ("complaint_rate", 3600, 1, None, True),
+        ("complaint_rate", 3600, 2, None, False),
+        ("delivery_rate", 300, 12, 12, True),
+        ("delivery_rate", 300, 13, 13, False),
+    ],
+)
+def test_time_to_alarm_per_signal(signal, period, evaluation, datapoints, passes):
+    subject = shaped(signal, period=period, evaluation=evaluation, datapoints=datapoints)
+    result = reading(subject)
+    assert (result == []) == passes
+    if not passes:
+        [finding] = result
+        limit = SIGNALS[signal].max_minutes_to_alarm
+        assert finding.urn == subject.urn and f"within {limit} minutes" in finding.message
+
+
+def test_time_to_alarm_reads_the_periods_of_metric_math():
+    numerator, denominator = RATE_METRICS["bounce_rate"]
+    queries = [_count("n", numerator, period=3600), _count("d", denominator, period=3600),
+               {"id": "r", "expression": "n / d", "returnData": True}]
+    [finding] = reading(shaped("bounce_rate", queries=queries, evaluation=1))
+    assert "3600 s, 60 minutes" in finding.message and "within 30 minutes" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "passes"),
+    [
+        ({"period": UNKNOWN}, False),
+        ({"evaluationPeriods": UNKNOWN}, False),
+        ({"datapointsToAlarm": UNKNOWN}, True),  # at most evaluationPeriods, which is within the limit
+        ({"datapointsToAlarm": UNKNOWN, "evaluationPeriods": 10}, False),
+    ],
+)
+def test_unknown_timing_is_a_finding_unless_bounded(changes, passes):
+    base = shaped("api_error_rate", stat="Average")
+    subject = Resource(METRIC_ALARM, base.name, {**base.props, **changes},
+                       property_dependencies=base.property_dependencies)
+    assert (reading(subject) == []) == passes
+
+
+def test_what_aws_requires_and_the_alarm_leaves_out_is_not_judged_here():
+    # No period, statistic or evaluationPeriods: AWS refuses the alarm at deploy, so nothing passes silently.
+    assert thresholds(*all_alarms()) == []
+
+
+# --- someone at the other end of the topic ----------------------------------------------------------
+
+SNS_TOPIC = "aws:sns/topic:Topic"
+SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+
+
+def topic(logical="alerts", **props) -> Resource:
+    return Resource(SNS_TOPIC, logical, {"arn": UNKNOWN, **props}, urn=TOPIC_URN if logical == "alerts" else "")
+
+
+def subscription(target: Resource, *, linked=True, **props) -> Resource:
+    value = UNKNOWN if linked else target.props["arn"]
+    return Resource(SNS_SUBSCRIPTION, f"{target.name}-oncall",
+                    {"topic": value, "protocol": "email", "endpoint": "oncall@example.com", **props},
+                    property_dependencies={"topic": (target.urn,)} if linked else {})
+
+
+def test_a_declared_topic_without_subscription_notifies_nobody():
+    [finding] = actions(alarm("bounce_rate"), topic())
+    assert "'alerts' has no subscription" in finding.message
+    assert finding.urn == alarm("bounce_rate").urn
+
+
+def test_a_subscription_linked_by_dependency_satisfies_it():
+    alerts = topic()
+    assert actions(alarm("bounce_rate"), alerts, subscription(alerts)) == []
+
+
+def test_known_arns_link_alarm_topic_and_subscription_on_a_later_preview():
+    arn = "arn:aws:sns:us-east-1:123456789012:alerts-5e6f7a8"
+    alerts = topic(arn=arn)
+    subject = Resource(METRIC_ALARM, "cio-bounce_rate", {**alarm("bounce_rate").props, "alarmActions": [arn]})
+    assert len(actions(subject, alerts)) == 1
+    assert actions(subject, alerts, subscription(alerts, linked=False)) == []
+
+
+def test_a_hard_coded_arn_names_a_declared_topic_by_its_name():
+    alerts = topic("pager", name="pager")
+    arn = "arn:aws:sns:us-east-1:123456789012:pager"
+    subject = Resource(METRIC_ALARM, "cio-bounce_rate", {**alarm("bounce_rate").props, "alarmActions": [arn]})
+    assert len(actions(subject, alerts)) == 1
+
+
+def test_a_subscription_to_another_topic_does_not_count():
+    alerts, other = topic(), topic("other")
+    [finding] = actions(alarm("bounce_rate"), alerts, other, subscription(other))
+    assert "'alerts'" in finding.message
+
+
+@pytest.mark.parametrize(
+    "external",
+    ["arn:aws:sns:us-east-1:123456789012:central-pager", "arn:aws:lambda:us-east-1:123456789012:function:page"],
+)
+def test_an_action_the_stack_does_not_declare_is_taken_on_trust(external):
+    base = alarm("bounce_rate")
+    subject = Resource(METRIC_ALARM, base.name, {**base.props, "alarmActions": [UNKNOWN, external]},
+                       property_dependencies=base.property_dependencies)
+    assert actions(subject, topic()) == []
+
+
+def test_a_second_topic_with_a_subscriber_reaches_someone():
+    alerts, backup = topic(), topic("backup")
+    base = alarm("bounce_rate")
+    subject = Resource(METRIC_ALARM, base.name, {**base.props, "alarmActions": [UNKNOWN, UNKNOWN]},
+                       property_dependencies={"alarmActions": (alerts.urn, backup.urn)})
+    assert actions(subject, alerts, backup, subscription(backup)) == []

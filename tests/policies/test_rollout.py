@@ -1,4 +1,4 @@
-"""§7 rollout flag: a plan stage, known at preview, and never reset by a deploy."""
+"""§7 rollout flag: a plan stage, known at preview, created at 0, and never reset by a deploy."""
 
 import pytest
 from checklist.catalog import ROLLOUT_FLAG_TAG, ROLLOUT_STAGES
@@ -19,8 +19,34 @@ def findings(*resources):
 
 
 @pytest.mark.parametrize("stage", ROLLOUT_STAGES)
-def test_every_plan_stage_passes(stage):
-    assert findings(flag(value=stage)) == []
+def test_every_plan_stage_passes_on_an_existing_flag(stage):
+    # A known version: the flag exists and `golive rollout` has moved it (the engine shows the deployed
+    # value of an ignored property), as a later preview or an exported state shows it.
+    assert findings(flag(value=stage, version=4)) == []
+
+
+@pytest.mark.parametrize("version", [None, UNKNOWN])
+def test_a_new_flag_starts_at_the_first_stage(version):
+    assert findings(flag(value=ROLLOUT_STAGES[0], version=version)) == []
+
+
+@pytest.mark.parametrize("stage", ROLLOUT_STAGES[1:])
+@pytest.mark.parametrize("version", [None, UNKNOWN])  # a create: AWS has not assigned a version yet
+def test_a_new_flag_past_the_first_stage_is_a_blocking_finding(stage, version):
+    subject = flag(value=stage, version=version)
+    [finding] = findings(subject)
+    assert finding.urn == subject.urn and not finding.advisory
+    assert f"created at stage {stage!r}" in finding.message and "'0'" in finding.message
+
+
+def test_the_initial_stage_is_judged_whatever_ignore_changes_says():
+    # ignore_changes keeps later deploys off the flag; the value it is created with still reaches users.
+    [finding] = findings(flag(ignore=("value",), value="100"))
+    assert "created at stage '100'" in finding.message
+
+
+def test_an_existing_flag_with_insecure_value_past_the_first_stage_passes():
+    assert findings(flag(ignore=("insecureValue",), insecureValue="100", version=2)) == []
 
 
 @pytest.mark.parametrize("value", ["25", "10%", " 10", "Internal", "", None, 10])
@@ -42,11 +68,11 @@ def test_unknown_stage_is_a_blocking_finding():
 
 
 def test_insecure_value_is_read_when_value_is_an_unknown_output():
-    assert findings(flag(ignore=("insecureValue",), value=UNKNOWN, insecureValue="50")) == []
+    assert findings(flag(ignore=("insecureValue",), value=UNKNOWN, insecureValue="50", version=7)) == []
 
 
 def test_value_is_read_when_insecure_value_is_an_unknown_output():
-    assert findings(flag(value="internal", insecureValue=UNKNOWN)) == []
+    assert findings(flag(value="internal", insecureValue=UNKNOWN, version=7)) == []
 
 
 def test_both_unknown_is_a_finding():

@@ -18,7 +18,9 @@ value) into the pack config as `nonProductionFingerprints: {kind: [fingerprint, 
 `any` holds fingerprints whose kind is not known. The rule fingerprints what the production
 preview shows (a known `secretString` of a credential secret's version, a `customerio:fingerprint`
 tag on the secret, stack config values under credential names) and reports a match by kind and
-place. It runs only for production stacks: in staging, equality with staging is the point.
+place. It runs only for production stacks: in staging, equality with staging is the point. With no
+fingerprint in the config there is nothing to compare against: that is said, as advice, so that a
+pipeline that never ran `golive fingerprints` does not read the silence as a pass.
 """
 
 from __future__ import annotations
@@ -296,30 +298,48 @@ def check_secrets_storage(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Find
     yield from _plaintext_ssm(stack, is_credential, references)
 
 
-# --- the App API key ------------------------------------------------------------------------------
+# --- the three keys a production integration needs ------------------------------------------------
+
+# Each kind's name and what it is for, as a finding about its absence says it.
+_KINDS = {
+    "site-id": ("Site ID", "identifies the workspace in every Track API call"),
+    "track-api-key": ("Track API key", "authenticates every Track API call, paired with the Site ID"),
+    "app-api-key": ("App API key", "transactional messages need"),
+}
 
 
-@rule("customerio-app-api-key", customerio_only=True)
-def check_app_api_key(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
-    """One stack-level finding when no credential secret is the App API key.
+def _missing_kinds(stack: Stack, kinds: tuple[str, ...]) -> Iterator[Finding]:
+    """One stack-level finding per kind no credential secret holds.
 
     Reported in every Customer.io stack, not only production: the adapter makes it advisory
     elsewhere, so staging shows what production will require before the first production deploy.
     """
     secrets = credential_secrets(stack)
-    if any(kind == "app-api-key" for _, kind in secrets):
-        return
+    held = {kind for _, kind in secrets}
     untyped = [physical_name(s) for s, kind in secrets if kind == ""]
     hint = (
         f" Customer.io secrets without a kind ({', '.join(untyped)}) need a `customerio:credential` tag."
         if untyped
         else ""
     )
-    yield Finding(
-        "No Secrets Manager secret holds the Customer.io App API key, which transactional messages need: "
-        "add one tagged `customerio:credential=app-api-key` (the CustomerIoCredentials component creates it)."
-        + hint
-    )
+    for kind in kinds:
+        if kind in held:
+            continue
+        name, purpose = _KINDS[kind]
+        yield Finding(
+            f"No Secrets Manager secret holds the Customer.io {name}, which {purpose}: add one tagged "
+            f"`customerio:credential={kind}` (the CustomerIoCredentials component creates it)." + hint
+        )
+
+
+@rule("customerio-app-api-key", customerio_only=True)
+def check_app_api_key(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+    return _missing_kinds(stack, ("app-api-key",))
+
+
+@rule("customerio-track-api-credentials", customerio_only=True)
+def check_track_credentials(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+    return _missing_kinds(stack, ("site-id", "track-api-key"))
 
 
 # --- one region -----------------------------------------------------------------------------------
@@ -501,6 +521,14 @@ def check_keys_distinct(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Findin
                 secret.urn,
             )
     known = _non_production(cfg)
+    if not any(known.values()):
+        yield Finding(
+            "No non-production fingerprints in the pack config (`nonProductionFingerprints`), so the production "
+            "Customer.io keys were not compared with staging's: run `python -m golive fingerprints --stack staging "
+            "--merge policy-config.json` and pass that file with `--policy-pack-config`.",
+            advisory=True,
+        )
+        return
     for item in _production_prints(stack):
         matched = _matches(known, item.kind, item.fingerprint)
         if matched:

@@ -6,6 +6,12 @@ should move it, so the property must be in `ignore_changes`: otherwise the next 
 program's value back and silently undoes a rollout or a rollback. That is advice (the flag works
 either way), so it is reported as an advisory finding.
 
+A flag the deploy creates starts at the plan's first stage, `0`: nobody gets Customer.io until
+`golive rollout advance` has checked the gates. Once the flag exists its stage is `golive rollout`'s
+(with `value` in ignore_changes the engine shows the deployed value, not the program's), so any plan
+stage passes. The flag exists when its `version` is known: only AWS assigns it, so a create's preview
+has it unknown, while a later preview and an exported state (`golive check --state`) carry it.
+
 Unknowns: a stage that is unknown at preview is a finding. The program should create the flag
 with the literal `0`; a computed stage is one a deploy can move without anybody choosing it.
 The provider outputs both properties and may leave the unused one unknown in a preview, so the
@@ -44,6 +50,11 @@ def _stage(flag: Resource) -> tuple[str | None, Any]:
     return None, UNKNOWN if UNKNOWN in values.values() else None
 
 
+def _exists(flag: Resource) -> bool:
+    version = flag.get("version")
+    return version is not None and version is not UNKNOWN
+
+
 @rule("rollout-flag-stage", customerio_only=True)
 def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
     stages = ", ".join(ROLLOUT_STAGES)
@@ -62,6 +73,12 @@ def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
             yield Finding(
                 f"Rollout flag '{flag.name}' holds {shown}, which is not a rollout stage ({stages}); set it "
                 "to a stage of the plan.",
+                flag.urn,
+            )
+        elif value != ROLLOUT_STAGES[0] and not _exists(flag):
+            yield Finding(
+                f"Rollout flag '{flag.name}' would be created at stage {value!r}: a new flag starts at the plan's "
+                f"first stage, '{ROLLOUT_STAGES[0]}', and `golive rollout advance` moves it once the gates hold.",
                 flag.urn,
             )
         used = prop or "value"
