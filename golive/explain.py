@@ -6,9 +6,10 @@ schemas, so a file `golive check` refuses is refused here too, exit 2). No progr
 is not started. Printed, in order: the checklist section; the level in force (the catalog's, or the
 file's `enforcementLevel`/`all`) and, with `--stack`, whether that stack counts as production (every
 finding is advice elsewhere); what the policy checks and why; its thresholds in force, each with where
-it comes from (for `monitoring-alarm-thresholds`, the seven signals with the checklist's value and the
-one in force); how to fix; the waivers the file holds for it; and how to waive it: a `golive waivers
-add` command and the same waiver as JSON to paste, expiring in 30 days (at most 90 are allowed).
+it comes from (for `monitoring-alarm-thresholds`, the seven signals with the statistic and time to alarm
+the rule requires, the checklist's value and the one in force); how to fix; the waivers the file holds
+for it; and how to waive it: a `golive waivers add` command and the same waiver as JSON to paste,
+expiring in 30 days (at most 90 are allowed).
 """
 
 from __future__ import annotations
@@ -57,15 +58,18 @@ def _thresholds(spec: catalog.PolicySpec, props: dict[str, Any], given: dict[str
     lines: list[str] = []
     if spec.name == "monitoring-alarm-thresholds":
         overrides = given.get("thresholds") if isinstance(given.get("thresholds"), dict) else {}
-        rows = [("signal", "alarm when", "checklist", "in force")]
+        rows = [("signal", "alarm when", "statistic", "fires within", "checklist", "in force")]
         for name, signal in catalog.SIGNALS.items():
             value = overrides.get(name) if overrides else None
             in_force = value_text(signal.threshold)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 looser = value > signal.threshold if signal.direction == "above" else value < signal.threshold
                 in_force = f"{value_text(value)} ({source}{', looser than the checklist' if looser else ''})"
-            rows.append((name, f"{signal.direction}: {signal.meaning}", value_text(signal.threshold), in_force))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            gauge = catalog.GAUGE_METRICS.get(name)
+            statistic = gauge[1] if gauge else f"{catalog.COUNT_STATISTIC} of counts"
+            rows.append((name, f"{signal.direction}: {signal.meaning}", statistic,
+                         f"{signal.max_minutes_to_alarm} min", value_text(signal.threshold), in_force))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         return lines
     for key, schema in spec.config.items():

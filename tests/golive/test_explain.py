@@ -71,6 +71,9 @@ def test_monitoring_thresholds_show_every_signal_with_overrides(tmp_path, capsys
     assert rows["bounce_rate"].rstrip().endswith(f"0.05       0.03 ({path})")
     assert rows["delivery_rate"].rstrip().endswith(f"0.95       0.9 ({path}, looser than the checklist)")
     assert rows["queue_depth"].split()[-2:] == ["10000", "10000"]
+    # What the rule demands beyond the threshold: the statistic and the longest time to alarm.
+    assert "5 seconds p99 15 min 5000" in " ".join(rows["api_p99_latency_ms"].split())
+    assert "over 5% Sum of counts 30 min 0.05" in " ".join(rows["bounce_rate"].split())
 
 
 def test_level_and_stack_in_force(tmp_path, capsys):
