@@ -41,7 +41,8 @@ topic = aws.sns.Topic("alerts")
 aws.sns.TopicSubscription("oncall", topic=topic.arn, protocol="email", endpoint="oncall@example.com")
 for signal, (operator, threshold) in SIGNALS.items():
     aws.cloudwatch.MetricAlarm(signal, comparison_operator=operator, threshold=threshold, evaluation_periods=2,
-                               namespace="Customer.io/Integration", metric_name=signal, statistic="Average",
+                               namespace="Customer.io/Integration", metric_name=signal,
+                               statistic="Maximum" if signal in ("api_p99_latency_ms", "queue_depth") else "Average",
                                period=300, alarm_actions=[topic.arn], tags={"customerio:signal": signal})
 zone_id = "Z0123456789EXAMPLE"
 records = {

@@ -76,7 +76,7 @@ resource "aws_cloudwatch_metric_alarm" "signal" {
   evaluation_periods  = 2
   namespace           = "Customer.io/Integration"
   metric_name         = each.key
-  statistic           = "Average"
+  statistic           = contains(["api_p99_latency_ms", "queue_depth"], each.key) ? "Maximum" : "Average"
   period              = 300
   alarm_actions       = [aws_sns_topic.alerts.arn]
   tags                = { "customerio:signal" = each.key }
