@@ -238,9 +238,10 @@ def test_baseline_on_the_program_path(tmp_path, capsys):
     baseline = tmp_path / "b.json"
     argv = [str(PLAIN), "--stack", "production", "--config", "cio-plain:break=flag-25"]
     code, report = check([*argv, "--write-baseline", str(baseline)], capsys)
-    assert code == 0 and report["preview"] is True and len(report["policyEvents"]) == 1
-    code, report = check([*argv, "--baseline", str(baseline)], capsys)
     # The flag, and the advice that no staging fingerprints were given to compare the keys with.
+    assert code == 0 and report["preview"] is True and len(report["policyEvents"]) == 2
+    code, report = check([*argv, "--baseline", str(baseline)], capsys)
+    # Both hidden: the flag, and the advice that no staging fingerprints were given to compare the keys with.
     assert (code, report["policyEvents"], report["baseline"]["hidden"]) == (0, [], 2)
 
 
