@@ -52,6 +52,9 @@ SPF_MAX_DNS_LOOKUPS = 10  # RFC 7208 §4.6.4
 TXT_MAX_STRING = 255  # RFC 1035 character-string
 DKIM_MIN_KEY_BITS = 1024  # RFC 8301 §3.2
 DEFAULT_ESP_DOMAINS: tuple[str, ...] = ("mailgun.org", "customeriomail.com")
+# Customer.io puts a sending domain's records on an account subdomain, `cio<digits>.example.com`: a label
+# of this form marks a name as (under) a Customer.io sending domain.
+SENDING_SUBDOMAIN_LABEL = r"^cio[0-9]+$"
 
 # --- §5 Monitoring ------------------------------------------------------------------------------
 

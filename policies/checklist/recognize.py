@@ -10,10 +10,13 @@ from typing import Any
 from .catalog import (
     CREDENTIAL_KINDS,
     CREDENTIAL_TAG,
+    DEFAULT_ESP_DOMAINS,
     DEFAULT_PRODUCTION_PATTERNS,
     ROLLOUT_FLAG_TAG,
+    SENDING_SUBDOMAIN_LABEL,
     SIGNAL_TAG,
 )
+from .emailauth import SPFSyntaxError, is_under, looks_like_spf, normalize_name, parse_spf, txt_strings
 from .model import Resource, Stack
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -25,6 +28,7 @@ ROUTE53_RECORD = "aws:route53/record:Record"
 ROUTE53_ZONE = "aws:route53/zone:Zone"
 
 _CUSTOMERIO_NAME = re.compile(r"customer[-_.]?io", re.IGNORECASE)
+_SENDING_LABEL = re.compile(SENDING_SUBDOMAIN_LABEL)
 
 
 def is_production(stack_name: str, patterns: Iterable[str] = DEFAULT_PRODUCTION_PATTERNS) -> bool:
@@ -78,15 +82,80 @@ def is_rollout_flag(resource: Resource) -> bool:
     return resource.type == SSM_PARAMETER and ROLLOUT_FLAG_TAG in resource.tags()
 
 
-def is_customerio_stack(stack: Stack, config: Mapping[str, Any] | None = None) -> bool:
-    """A stack the checklist's stack-wide rules apply to: it holds a Customer.io credential secret,
-    a signal-tagged alarm or the rollout flag, or the pack's config names a sending domain."""
-    if config and config.get("sendingDomains"):
-        return True
+def holds_customerio_app(stack: Stack) -> bool:
+    """The stack holds the application side of a Customer.io integration: a credential secret, a
+    signal-tagged alarm or the rollout flag."""
     return any(
         credential_kind(r) is not None or alarm_signal(r) is not None or is_rollout_flag(r)
         for r in stack.resources
     )
+
+
+def is_customerio_stack(stack: Stack, config: Mapping[str, Any] | None = None) -> bool:
+    """A stack the checklist's Customer.io rules apply to: it holds the application side
+    (`holds_customerio_app`), the pack's config names a sending domain, or its DNS records point at
+    Customer.io's senders (`points_at_customerio`, with the config's `espDomains`)."""
+    if config and config.get("sendingDomains"):
+        return True
+    if holds_customerio_app(stack):
+        return True
+    esps = config.get("espDomains") if config else None
+    return points_at_customerio(stack, esps if isinstance(esps, list) else DEFAULT_ESP_DOMAINS)
+
+
+# --- Sending-domain DNS -------------------------------------------------------------------------
+
+
+def sending_subdomain(name: str) -> str | None:
+    """The Customer.io sending subdomain a record name is on or under (`krs._domainkey.cio123.example.com`
+    → `cio123.example.com`), or None."""
+    labels = normalize_name(name).split(".")
+    for i, label in enumerate(labels):
+        if _SENDING_LABEL.match(label):
+            return ".".join(labels[i:])
+    return None
+
+
+def spf_targets(text: str) -> list[str]:
+    """The domains an SPF record's `include:` and `redirect=` name."""
+    try:
+        return list(parse_spf(text).includes)
+    except SPFSyntaxError:
+        # A broken record still says which ESP it was meant for.
+        return re.findall(r"(?:include:|redirect=)(\S+)", text, re.IGNORECASE)
+
+
+def mx_host(value: str) -> str:
+    """The host of one MX record value (`10 mxa.mailgun.org.`), normalized; "" when there is none."""
+    parts = value.split()
+    return normalize_name(parts[-1]) if parts else ""
+
+
+def points_at_customerio(stack: Stack, esp_domains: Iterable[str] = DEFAULT_ESP_DOMAINS) -> bool:
+    """Some Route53 record of the stack is Customer.io's: an SPF including, an MX pointing at or a CNAME
+    to one of `esp_domains` (Customer.io's senders: Mailgun and customeriomail.com), or a record on a
+    `cio<digits>` sending subdomain. Other providers' SPF and DKIM records say nothing."""
+    esps = [normalize_name(d) for d in esp_domains if isinstance(d, str) and d.strip()]
+
+    def under_esp(host: str) -> bool:
+        return bool(host) and any(is_under(normalize_name(host), esp) for esp in esps)
+
+    for record in stack.of_type(ROUTE53_RECORD):
+        name, rtype, values = record.get("name"), record.get("type"), record.get("records")
+        if isinstance(name, str) and sending_subdomain(name):
+            return True
+        if not isinstance(rtype, str) or not isinstance(values, list):
+            continue
+        for value in (v for v in values if isinstance(v, str)):
+            if rtype.upper() == "TXT":
+                text = "".join(txt_strings(value))
+                if looks_like_spf(text) and any(under_esp(t) for t in spf_targets(text)):
+                    return True
+            elif rtype.upper() == "MX" and under_esp(mx_host(value)):
+                return True
+            elif rtype.upper() == "CNAME" and under_esp(value):
+                return True
+    return False
 
 
 def secrets_referenced(stack: Stack, resource: Resource, prop: str = "secretId") -> list[Resource]:

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from checklist.emailauth import split_txt
 from checklist.model import UNKNOWN, Finding, Resource, Stack
-from checklist.recognize import ROUTE53_RECORD, ROUTE53_ZONE, SECRET
+from checklist.recognize import ROUTE53_RECORD, ROUTE53_ZONE, SECRET, is_customerio_stack
 from checklist.rules import run
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -183,9 +183,50 @@ def test_long_spf_split_correctly_passes() -> None:
 
 @pytest.mark.parametrize("rule_name", ALL_RULES)
 def test_not_a_customerio_stack(rule_name: str) -> None:
-    broken = [record(SUB, "TXT", ["v=spf1 include:mailgun.org +all"])]
+    # Another provider's mail, broken: its SPF and DKIM never make the stack Customer.io's.
+    broken = [
+        record("example.com", "TXT", ["v=spf1 include:_spf.google.com +all"]),
+        record("google._domainkey.example.com", "TXT", [f"k=rsa; p={_p_512()}"]),
+    ]
     assert findings(rule_name, *broken, customerio=False) == []
     assert findings(rule_name, *broken, customerio=True) != []
+
+
+@pytest.mark.parametrize(
+    ("records", "rule_name", "expected"),
+    [
+        ([record(SUB, "TXT", ["v=spf1 include:mailgun.org +all"])], SPF, "ends in `+all`"),
+        ([record(SUB, "TXT", ["v=spf1 include:customeriomail.com -all"])], SPF, None),
+        ([record(SUB, "MX", ["10 mxa.mailgun.org"])], SPF, f"No SPF record at {SUB} (a sending domain: its MX"),
+        ([record(DKIM_NAME, "TXT", [f"k=rsa; p={_p_512()}"])], DKIM, "is 512 bits"),
+        ([record(DKIM_NAME, "TXT", [f"k=rsa; p={KEY_2048}"])], SPF, f"No SPF record at {SUB} (a sending domain: "
+         f"it has a DKIM record at {DKIM_NAME})"),
+        ([record(SUB, "MX", ["10 mx.example.net"])], SPF, f"No SPF record at {SUB} (a sending domain: "
+         "it is a Customer.io cio<digits> subdomain)"),
+        ([record("links.example.com", "CNAME", ["e.customeriomail.com"]),
+          record("krs._domainkey.mail.example.com", "TXT", [f"k=rsa; p={KEY_2048}"])],
+         SPF, "No SPF record at mail.example.com"),
+    ],
+    ids=["spf-include-mailgun", "spf-include-customeriomail", "mx-mailgun", "cio-subdomain-dkim",
+         "cio-subdomain-no-spf", "cio-subdomain-only", "cname-customeriomail"],
+)
+def test_customerio_dns_alone_makes_a_customerio_stack(records, rule_name, expected) -> None:
+    found = findings(rule_name, *records, customerio=False)
+    if expected is None:
+        assert found == []
+    else:
+        assert expected in only(found).message
+
+
+def test_unrelated_records_do_not_make_a_customerio_stack() -> None:
+    resources = [
+        record("example.com", "MX", ["1 smtp.google.com"]),
+        record("example.com", "TXT", ["v=spf1 include:_spf.google.com ~all"]),
+        record("links.example.com", "CNAME", ["example.sendgrid.net"]),
+        record("cio.example.com", "A", ["192.0.2.1"]),
+    ]
+    assert not is_customerio_stack(stack(*resources, customerio=False), {"espDomains": ["mailgun.org"]})
+    assert is_customerio_stack(stack(*resources, customerio=False), {"espDomains": ["sendgrid.net"]})
 
 
 def test_spf_only_on_an_unrelated_root_domain_is_not_a_sending_domain() -> None:

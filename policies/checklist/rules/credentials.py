@@ -332,12 +332,12 @@ def _missing_kinds(stack: Stack, kinds: tuple[str, ...]) -> Iterator[Finding]:
         )
 
 
-@rule("customerio-app-api-key", customerio_only=True)
+@rule("customerio-app-api-key", app_side=True)
 def check_app_api_key(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
     return _missing_kinds(stack, ("app-api-key",))
 
 
-@rule("customerio-track-api-credentials", customerio_only=True)
+@rule("customerio-track-api-credentials", app_side=True)
 def check_track_credentials(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
     return _missing_kinds(stack, ("site-id", "track-api-key"))
 

@@ -6,11 +6,14 @@ Everything is decided offline from the records the program declares. Two consequ
 - A DKIM selector delegated by CNAME (Customer.io-hosted keys) is accepted as published; its key
   is checked by the live audit, not here.
 
-Which domains send is read from the stack too: the pack's `sendingDomains`, any domain with a
-`<selector>._domainkey` record, and any name whose SPF includes, or whose MX points at, one of the
-`espDomains`. Values not known at preview never raise: a record whose name or value is unknown
-only produces an advisory "cannot be verified at preview" when it is all that stands between a
-sending domain and a missing record.
+Which domains send is read from the stack too: the pack's `sendingDomains`, Customer.io's `cio<digits>`
+subdomains, any domain with a `<selector>._domainkey` record, and any name whose SPF includes, or whose MX
+points at, one of the `espDomains`. The rules run only in a Customer.io stack
+(`recognize.is_customerio_stack`): a stack whose mail is another provider's is never judged.
+
+Values not known at preview never raise: a record whose name or value is unknown only produces an
+advisory "cannot be verified at preview" when it is all that stands between a sending domain and a
+missing record.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from ..emailauth import (
     txt_strings,
 )
 from ..model import UNKNOWN, Finding, Resource, Stack
-from ..recognize import ROUTE53_RECORD, ROUTE53_ZONE
+from ..recognize import ROUTE53_RECORD, ROUTE53_ZONE, mx_host, sending_subdomain, spf_targets
 from . import rule
 
 ISSUE_5451 = "pulumi/pulumi-aws#5451"
@@ -162,14 +165,6 @@ def _strings(cfg: Mapping[str, Any], key: str) -> list[str]:
     return [normalize_name(v) for v in value if isinstance(v, str) and v.strip()]
 
 
-def _spf_targets(text: str) -> list[str]:
-    try:
-        return list(parse_spf(text).includes)
-    except SPFSyntaxError:
-        # A broken record still says which ESP it was meant for.
-        return re.findall(r"(?:include:|redirect=)(\S+)", text, re.IGNORECASE)
-
-
 def sending_domains(dns: _Dns, cfg: Mapping[str, Any]) -> dict[str, str]:
     """Sending domain → why the checklist treats it as one (for messages)."""
     esps = _strings(cfg, "espDomains")
@@ -178,9 +173,13 @@ def sending_domains(dns: _Dns, cfg: Mapping[str, Any]) -> dict[str, str]:
     def under_esp(host: str) -> bool:
         return any(is_under(host, esp) for esp in esps)
 
+    subdomains: list[str] = []
     for r in dns.records:
         if r.name is None:
             continue
+        subdomain = sending_subdomain(r.name)
+        if subdomain:
+            subdomains.append(subdomain)
         if r.type in ("TXT", "CNAME"):
             domain = is_dkim_name(r.name)
             if domain:
@@ -188,14 +187,17 @@ def sending_domains(dns: _Dns, cfg: Mapping[str, Any]) -> dict[str, str]:
         if r.type == "TXT":
             for text, _ in r.texts():
                 if looks_like_spf(text):
-                    esp = next((t for t in _spf_targets(text) if under_esp(t)), None)
+                    esp = next((t for t in spf_targets(text) if under_esp(t)), None)
                     if esp:
                         domains.setdefault(r.name, f"its SPF includes {normalize_name(esp)}")
         if r.type == "MX":
             for value in r.values or ():
-                host = normalize_name(value.split()[-1]) if value.split() else ""
+                host = mx_host(value)
                 if host and under_esp(host):
                     domains.setdefault(r.name, f"its MX points at {host}")
+    # Last: a record that points at Customer.io says more than the name it sits on.
+    for subdomain in subdomains:
+        domains.setdefault(subdomain, "it is a Customer.io cio<digits> subdomain")
     return domains
 
 

@@ -248,7 +248,7 @@ def _reading_problems(alarm: Resource, signal: Signal) -> tuple[str | None, str 
     return _statistic_problem(alarm, signal), _time_problem(alarm, signal)
 
 
-@rule("monitoring-alarm-thresholds", customerio_only=True)
+@rule("monitoring-alarm-thresholds", app_side=True)
 def check_thresholds(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
     covered = set()
     for alarm, name in _signal_alarms(stack):
