@@ -36,7 +36,8 @@ _WIDTH = 100
 SUGGESTED_DAYS = 30
 
 # Only after golive.waivers (imported above) has put policies/ on sys.path, through golive.pack.
-from checklist.recognize import is_production  # noqa: E402
+from checklist.model import Stack  # noqa: E402
+from checklist.recognize import is_production, production  # noqa: E402
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
@@ -95,8 +96,11 @@ def explain(policy: str, config_file: str | None = None, stack: str | None = Non
         data = read_config(config_file)
         check_policy_names(data, config_file)
         parsed = policyconfig.parse(data, source=config_file)
-    in_force = policyconfig.reconcile(catalog_info(), parsed, source=config_file or "policy pack config")[policy]
+    reconciled = policyconfig.reconcile(catalog_info(), parsed, source=config_file or "policy pack config")
+    in_force = reconciled[policy]
     props = dict(in_force.properties or {})
+    # As the pack merges it: a stack is production or not for every policy at once.
+    listed = [n for e in reconciled.values() for n in (e.properties or {}).get("productionStacks") or []]
     entry = data.get(policy)
     given = {k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, dict) else {}
     source = config_file or ""
@@ -111,11 +115,19 @@ def explain(policy: str, config_file: str | None = None, stack: str | None = Non
     if level != "disabled":
         if stack is None:
             out += _wrap(f"In a stack that is not production every finding is advisory; production stacks match "
-                         f"{value_text(patterns)} (productionStackPatterns).", "")
+                         f"{value_text(patterns)} (productionStackPatterns), or have a production "
+                         f"{catalog.ENVIRONMENT_CONFIG_KEY}, credential secret or stack tag, unless productionStacks "
+                         "lists the production stacks.", "")
+        elif listed:
+            said = "is" if production(Stack(name=stack), patterns, listed).production else "is not"
+            out.append(f"Stack {stack} {said} production (productionStacks {value_text(listed)}): its findings are "
+                       f"{level if said == 'is' else 'advisory'}.")
         elif is_production(stack, patterns):
             out.append(f"Stack {stack} is production ({value_text(patterns)}): its findings are {level}.")
         else:
             out.append(f"Stack {stack} is not production ({value_text(patterns)}): its findings are advisory.")
+            out += _wrap(f"That is by its name: a production {catalog.ENVIRONMENT_CONFIG_KEY}, credential secret or "
+                         "stack tag still makes it production when the pack runs.", "")
     out += ["", "What it checks", *_wrap(spec.description), "", "Why", *_wrap(spec.rationale), ""]
     out += ["Thresholds in force", *_thresholds(spec, props, given, source)]
     out += ["", "How to fix", *_wrap(spec.remediation), ""]

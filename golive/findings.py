@@ -9,6 +9,11 @@ with a first message line `[waived until YYYY-MM-DD by OWNER: REASON]` (policies
 and what it says about a waiver itself with `[waiver NAME: expired|stale|not applied]`. `Finding.waived`
 and `Finding.waiver_notice` read those back for the reporters; `detail` leaves the waived line out, so
 a finding reads (and fingerprints, and baselines) the same whether or not it is waived.
+
+Production: the pack opens a finding that blocks because the stack is production with a line
+`[production: WHY]` (under any waived line), and one that a `productionStacks` list kept from blocking
+with `[not production: WHY]` (policies/checklist/pack.py). `Finding.production` reads it back; `detail`
+leaves it out too, so a finding is the same whichever signal made the stack production.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
 # The pack's markers (checklist/waivers.py `Waiver.marker` and `notices`); tests hold the two together.
 _WAIVED = re.compile(r"\[waived until (?P<expires>[0-9]{4}-[0-9]{2}-[0-9]{2}) by (?P<owner>[^:\n]+): (?P<reason>.*)\]")
 _NOTICE = re.compile(r"\[waiver (?P<name>[^\s:\]]+): (?P<status>expired|stale|not applied)\]")
+_PRODUCTION = re.compile(r"\[(?P<not>not )?production: (?P<signal>[^\n]*)\]")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,14 @@ class Waived:
     expires: str  # YYYY-MM-DD, the last day it applies (UTC)
     owner: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ProductionSignal:
+    """Whether the pack took the stack for production, and the signal that decided it."""
+
+    production: bool
+    signal: str
 
 
 @dataclass(frozen=True)
@@ -98,16 +112,32 @@ class Finding:
         return self.message
 
     @property
-    def detail(self) -> str:
-        """The message without the description the SDK puts in front of it, nor a waived marker."""
+    def _markers(self) -> tuple[re.Match[str] | None, re.Match[str] | None, str]:
+        """The waived line, the production line (each in its place, or None) and the rest of the body."""
         body = self._body
         first, _, rest = body.partition("\n")
-        return rest if _WAIVED.fullmatch(first) else body
+        waived = _WAIVED.fullmatch(first)
+        if waived:
+            body = rest
+            first, _, rest = body.partition("\n")
+        production = _PRODUCTION.fullmatch(first)
+        return waived, production, rest if production else body
+
+    @property
+    def detail(self) -> str:
+        """The message without the description the SDK puts in front of it, nor a waived or production
+        marker."""
+        return self._markers[2]
 
     @property
     def waived(self) -> Waived | None:
-        match = _WAIVED.fullmatch(self._body.partition("\n")[0])
+        match = self._markers[0]
         return Waived(match["expires"], match["owner"], match["reason"]) if match else None
+
+    @property
+    def production(self) -> ProductionSignal | None:
+        match = self._markers[1]
+        return ProductionSignal(not match["not"], match["signal"]) if match else None
 
     @property
     def waiver_notice(self) -> WaiverNotice | None:

@@ -2,8 +2,10 @@
 
 Keys of golive's own appear on an event only where they apply: `waived` ({reason, owner, expires})
 on a finding a waiver turned into advice, `waiverNotice` ({waiver, status}) on what the pack says
-about a waiver itself (expired, stale, not applied), and `config` ([{key, value, property, file, line}])
-on a finding that quotes a value its resource got from stack config (file null: from --config)."""
+about a waiver itself (expired, stale, not applied), `config` ([{key, value, property, file, line}])
+on a finding that quotes a value its resource got from stack config (file null: from --config), and
+`production` ({production, signal}) on a finding that blocks because the stack is production, saying
+which signal made it so (or, `production: false`, on one a `productionStacks` list kept from blocking)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ def _event(f: Finding) -> dict[str, Any]:
         event["config"] = [config_source(c) for c in f.config]
     if (waived := f.waived) is not None:
         event["waived"] = {"reason": waived.reason, "owner": waived.owner, "expires": waived.expires}
+    if (production := f.production) is not None:
+        event["production"] = {"production": production.production, "signal": production.signal}
     if (notice := f.waiver_notice) is not None:
         event["waiverNotice"] = {"waiver": notice.waiver, "status": notice.status}
     return event

@@ -2,7 +2,8 @@
 finding (level, severity, policy, resource, file:line, message).
 
 A waived finding's level reads `🔕 waived` and its message opens with the waiver's expiry, owner and
-reason; the headline counts the waived ones among the advisory."""
+reason; the headline counts the waived ones among the advisory. A finding that blocks because the stack
+is production opens with the signal that made it so (**Production**: …)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def _row(f: Finding) -> str:
     resource = f"{_code(display_type(f.resource_type))} {_cell(f.resource_name)}" if f.resource_type else ""
     level = f"{_ICON.get(f.enforcement_level, '')} {f.enforcement_level}"
     message = _cell(f.detail or f.description)
+    if (production := f.production) is not None:
+        said = "Production" if production.production else "Not production"
+        message = f"**{said}**: {_cell(production.signal)}<br>{message}"
     if (waived := f.waived) is not None:
         level = "🔕 waived"
         message = f"**Waived until {waived.expires} by {_cell(waived.owner)}**: {_cell(waived.reason)}<br>{message}"

@@ -147,15 +147,24 @@ ROLLBACK_STEPS: tuple[str, ...] = (
 
 # --- Stack recognition --------------------------------------------------------------------------
 
+# What production is called, as a stack name or an environment name: alone, or as one part of a name
+# cut by the separators stack names allow (`prd`, `eu-prod`, `live_2`, `prod.us-east-1`). `main` is not
+# among them: it names a branch as often as an environment.
+PRODUCTION_NAMES: tuple[str, ...] = ("prod", "production", "prd", "live")
 DEFAULT_PRODUCTION_PATTERNS: tuple[str, ...] = (
-    "prod",
-    "production",
-    "*-prod",
-    "*-production",
-    "prod-*",
-    "production-*",
+    *PRODUCTION_NAMES,
+    *(f"{n}[-_.]*" for n in PRODUCTION_NAMES),
+    *(f"*[-_.]{n}" for n in PRODUCTION_NAMES),
+    *(f"*[-_.]{n}[-_.]*" for n in PRODUCTION_NAMES),
 )
 # The last segment of an org/project/stack name is the stack; patterns match it case-insensitively.
+# The stack config key, and the tag keys (on the stack, and on credential secrets), naming the
+# environment; keys compare case-insensitively, values are judged by the production patterns.
+ENVIRONMENT_CONFIG_KEY = "golive:environment"
+ENVIRONMENT_TAG_KEYS: tuple[str, ...] = ("golive:environment", "customerio:environment", "environment", "env")
+# The credential secrets' names carry their environment: customerio/<environment>/<kind>, <environment>
+# an ENVIRONMENT_NAME.
+CREDENTIAL_SECRET_NAME = "customerio/{environment}/{kind}"
 
 
 # --- The policies -------------------------------------------------------------------------------
@@ -179,7 +188,12 @@ class PolicySpec:
 
     def schema(self) -> dict[str, dict[str, Any]]:
         """The config schema the pack declares: the policy's own properties and the shared ones."""
-        return {**self.config, "productionStackPatterns": PRODUCTION_PATTERNS_SCHEMA, "waivers": WAIVERS_SCHEMA}
+        return {
+            **self.config,
+            "productionStackPatterns": PRODUCTION_PATTERNS_SCHEMA,
+            "productionStacks": PRODUCTION_STACKS_SCHEMA,
+            "waivers": WAIVERS_SCHEMA,
+        }
 
 
 _STRING_LIST = {"type": "array", "items": {"type": "string"}}
@@ -187,6 +201,14 @@ PRODUCTION_PATTERNS_SCHEMA = {
     **_STRING_LIST,
     "default": list(DEFAULT_PRODUCTION_PATTERNS),
     "description": "Stack-name patterns (fnmatch, case-insensitive) that make a stack production.",
+}
+PRODUCTION_STACKS_SCHEMA = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1},
+    "default": [],
+    "description": "The production stacks, by name (`prd`, or `org/project/prd`), case-insensitive. When any "
+    "policy's config sets it, it is the whole list: a stack on it is production, one not on it is not, "
+    "whatever its name, config or tags say.",
 }
 SENDING_DOMAINS_SCHEMA = {
     **_STRING_LIST,

@@ -114,6 +114,8 @@ class Stack:
     resources: Sequence[Resource] = ()
     config: Mapping[str, str] = field(default_factory=dict)
     secret_keys: frozenset[str] = frozenset()
+    tags: Mapping[str, str] = field(default_factory=dict)  # the stack's own tags (ConfigureStack)
+    production_signal: str = ""  # what made the stack production (recognize.production), for messages
     _by_urn: dict[str, Resource] = field(default_factory=dict, init=False, repr=False, compare=False)
     # type -> positions in `resources`: a rule that looks a type up per resource stays linear.
     _by_type: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)

@@ -5,9 +5,11 @@ and property dependencies, which is how a rotation finds its secret or an alarm 
 ids and ARNs are still unknown. The SDK deserializes the stack once per policy; we build our plain
 `Stack` once per AnalyzeStack call from the raw request and share it between the policies.
 
-Three SDK hooks, all guarded by tests against the pinned pulumi-policy version:
-- ConfigureStack carries the stack name, its config and which config keys are secret; the SDK
-  drops all but the tags, and the credentials rule needs the secret keys.
+Four SDK hooks, all guarded by tests against the pinned pulumi-policy version:
+- ConfigureStack carries the stack name, its config, which config keys are secret and the stack's
+  tags; the SDK keeps only the tags, per policy, and the credentials rule needs the secret keys.
+- Configure carries every policy's level and properties; the SDK hands each policy only its own. The
+  whole of it is kept, because production (`productionStacks`) is about the whole config.
 - AnalyzeStack keeps the raw request for `_current_stack` and hands the SDK the request without
   its resources: the SDK's own per-policy copies (`args.resources`) are never read here, and
   building them was most of the call's time on a large stack.
@@ -17,6 +19,11 @@ Three SDK hooks, all guarded by tests against the pinned pulumi-policy version:
 Waivers (`checklist/waivers.py`) are applied here and nowhere else, once per policy, between the rule
 and the report: a waived finding is advice like any other, so it reaches the engine through the same
 hook and is shown, marked, instead of dropped.
+
+Production (`recognize.production`) is decided here too, once per call and set of patterns, and said in
+the findings it makes block: their message opens with `[production: WHY]` (under any waiver marker),
+so the CLI, `pulumi preview` and every golive report show which signal made the stack production. When
+`productionStacks` overrules the other signals, the (advisory) findings open with `[not production: WHY]`.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -44,9 +52,14 @@ from pulumi_policy import (
 from pulumi_policy import policy as _sdk
 
 from . import emailauth, waivers
-from .catalog import CHECKLIST, POLICIES, PRODUCTION_PATTERNS_SCHEMA, PolicySpec
-from .model import Resource, Stack, plain
-from .recognize import is_production
+from .catalog import (
+    CHECKLIST,
+    POLICIES,
+    PRODUCTION_PATTERNS_SCHEMA,
+    PolicySpec,
+)
+from .model import Finding, Resource, Stack, plain
+from .recognize import Production, production
 from .rules import RULES, run
 
 PACK_NAME = "golive-customerio"
@@ -54,6 +67,14 @@ PACK_NAME = "golive-customerio"
 _local = threading.local()
 _NO_RESOURCES = proto.AnalyzeStackRequest()
 _stack_context: dict[str, Any] = {}
+# Configure's policy config in the file's shape: name (or `all`) to {"enforcementLevel", properties...}.
+_pack_config: dict[str, dict[str, Any]] = {}
+_LEVEL_NAMES = {
+    proto.ADVISORY: "advisory",
+    proto.MANDATORY: "mandatory",
+    proto.REMEDIATE: "remediate",
+    proto.DISABLED: "disabled",
+}
 
 
 def _context_from_env() -> dict[str, Any]:
@@ -65,6 +86,7 @@ def _context_from_env() -> dict[str, Any]:
         "project": os.environ.get("PULUMI_PROJECT", ""),
         "config": {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
         "secret_keys": frozenset(secret_keys),
+        "tags": {},
     }
 
 
@@ -89,6 +111,7 @@ def _stack_from_request(request: Any) -> Stack:
         resources=resources,
         config=context["config"],
         secret_keys=context["secret_keys"],
+        tags=context.get("tags") or {},
     )
 
 
@@ -128,6 +151,7 @@ def _install_sdk_hooks() -> None:
     if getattr(servicer, "_golive_hooked", False):
         return
     configure_stack = servicer.ConfigureStack
+    configure = servicer.Configure
     analyze_stack = servicer.AnalyzeStack
     create_report = servicer._create_report_violation
 
@@ -137,8 +161,19 @@ def _install_sdk_hooks() -> None:
             project=request.project,
             config=dict(request.config),
             secret_keys=frozenset(request.config_secret_keys),
+            tags=dict(request.tags),
         )
         return configure_stack(self, request, context)
+
+    def Configure(self: Any, request: Any, context: Any) -> Any:
+        _pack_config.clear()
+        for name, entry in request.policyConfig.items():
+            level = _LEVEL_NAMES.get(entry.enforcementLevel)
+            _pack_config[name] = {
+                **json_format.MessageToDict(entry.properties),
+                **({"enforcementLevel": level} if level else {}),
+            }
+        return configure(self, request, context)
 
     def AnalyzeStack(self: Any, request: Any, context: Any) -> Any:
         _local.request, _local.stack = request, None
@@ -163,6 +198,7 @@ def _install_sdk_hooks() -> None:
         return report_at_level
 
     servicer.ConfigureStack = ConfigureStack
+    servicer.Configure = Configure
     servicer.AnalyzeStack = AnalyzeStack
     servicer._create_report_violation = _create_report_violation
     servicer._golive_hooked = True
@@ -183,25 +219,54 @@ def _today() -> date:
         return datetime.now(UTC).date()
 
 
+def _production_stacks() -> tuple[str, ...]:
+    """`productionStacks` as the whole config gives it: the lists of every policy, merged, since a stack
+    is production or not for all policies at once."""
+    listed: dict[str, None] = {}
+    for entry in _pack_config.values():
+        names = entry.get("productionStacks")
+        if isinstance(names, list):
+            listed.update((n, None) for n in names if isinstance(n, str) and n.strip())
+    return tuple(listed)
+
+
+def _production(stack: Stack, patterns: tuple[str, ...]) -> Production:
+    cache = getattr(_local, "production", None)
+    if cache is None or cache[0] is not _local.request:
+        cache = _local.production = (_local.request, {})
+    if patterns not in cache[1]:
+        cache[1][patterns] = production(stack, patterns, _production_stacks())
+    return cache[1][patterns]
+
+
+def _level(spec: PolicySpec) -> str:
+    return (_pack_config.get(spec.name) or {}).get("enforcementLevel") or spec.level
+
+
+def _said(findings: list[Finding], verdict: Production, blocking: bool) -> list[Finding]:
+    """Findings opened with the signal that made them block, or with the list that kept them from it."""
+    if verdict.production and blocking:
+        marker = f"[production: {verdict.signal}]"
+    elif not verdict.production and verdict.signal:
+        marker = f"[not production: {verdict.signal}]"
+    else:
+        return findings
+    return [f if f.advisory else replace(f, message=f"{marker}\n{f.message}") for f in findings]
+
+
 def _validation(spec: PolicySpec) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config: Mapping[str, Any] = args.get_config() or {}
         stack = _current_stack()
-        patterns = config.get("productionStackPatterns") or PRODUCTION_PATTERNS_SCHEMA["default"]
-        production = is_production(stack.name, patterns)
-        stack = Stack(
-            name=stack.name,
-            project=stack.project,
-            production=production,
-            resources=stack.resources,
-            config=stack.config,
-            secret_keys=stack.secret_keys,
-        )
+        patterns = tuple(config.get("productionStackPatterns") or PRODUCTION_PATTERNS_SCHEMA["default"])
+        verdict = _production(stack, patterns)
+        stack = replace(stack, production=verdict.production, production_signal=verdict.signal)
         findings = run(spec.name, stack, {k: v for k, v in config.items() if k != "waivers"})
+        findings = _said(findings, verdict, _level(spec) in ("mandatory", "remediate"))
         if config.get("waivers"):
             findings = waivers.apply(spec.name, findings, config["waivers"], stack, _today())
         for finding in findings:
-            report_violation(finding.message, finding.urn, finding.advisory or not production)  # type: ignore[call-arg]
+            report_violation(finding.message, finding.urn, finding.advisory or not verdict.production)  # type: ignore[call-arg]
 
     return validate
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from .catalog import (
     CREDENTIAL_KINDS,
+    CREDENTIAL_SECRET_NAME,
     CREDENTIAL_TAG,
     DEFAULT_ESP_DOMAINS,
     DEFAULT_PRODUCTION_PATTERNS,
+    ENVIRONMENT_CONFIG_KEY,
+    ENVIRONMENT_NAME,
+    ENVIRONMENT_TAG_KEYS,
     ROLLOUT_FLAG_TAG,
     SENDING_SUBDOMAIN_LABEL,
     SIGNAL_TAG,
@@ -28,13 +32,88 @@ ROUTE53_RECORD = "aws:route53/record:Record"
 ROUTE53_ZONE = "aws:route53/zone:Zone"
 
 _CUSTOMERIO_NAME = re.compile(r"customer[-_.]?io", re.IGNORECASE)
+# The layout has no regex metacharacters of its own; the environment is an ENVIRONMENT_NAME.
+_SECRET_ENVIRONMENT = re.compile(
+    "(?:^|/)"
+    + CREDENTIAL_SECRET_NAME.format(environment=f"(?P<environment>{ENVIRONMENT_NAME.strip('^$')})", kind="[^/]+")
+    + "$"
+)
 _SENDING_LABEL = re.compile(SENDING_SUBDOMAIN_LABEL)
+_ENVIRONMENT_TAGS = frozenset(k.lower() for k in ENVIRONMENT_TAG_KEYS)
+
+
+def _short(stack_name: str) -> str:
+    return stack_name.rsplit("/", 1)[-1]
+
+
+def production_pattern(name: str, patterns: Iterable[str] = DEFAULT_PRODUCTION_PATTERNS) -> str | None:
+    """The first pattern a stack or environment name matches, case-insensitively; None when none does."""
+    lowered = name.strip().lower()
+    return next((p for p in patterns if lowered and fnmatch.fnmatchcase(lowered, p.lower())), None)
 
 
 def is_production(stack_name: str, patterns: Iterable[str] = DEFAULT_PRODUCTION_PATTERNS) -> bool:
     """True when the stack's own name (the part after any `org/project/`) matches a pattern."""
-    short = stack_name.rsplit("/", 1)[-1].lower()
-    return any(fnmatch.fnmatchcase(short, p.lower()) for p in patterns)
+    return production_pattern(_short(stack_name), patterns) is not None
+
+
+class Production(NamedTuple):
+    """Whether a stack is production, and what said so (or, when a list overrules it, what did not)."""
+
+    production: bool
+    # Why it is production; for a stack that is not, what `productionStacks` overruled ("" when nothing did).
+    signal: str
+
+
+def production(
+    stack: Stack, patterns: Sequence[str] = DEFAULT_PRODUCTION_PATTERNS, listed: Sequence[str] = ()
+) -> Production:
+    """Production is what the stack is, not only what it is called. In order, the first that speaks:
+
+    1. `listed` (the pack config's `productionStacks`), when not empty, is the whole answer: a stack on
+       it is production, any other is not, whatever the signals below say;
+    2. the stack's name matches one of `patterns`;
+    3. its `golive:environment` config names a production environment (by the same patterns);
+    4. a credential secret's name (`customerio/<environment>/<kind>`) or environment tag does;
+    5. a stack tag (`golive:environment`, `environment`, ...) does.
+    Any one of 2-5 is enough: a guard errs towards blocking.
+    """
+    signal = _production_signal(stack, patterns)
+    if listed:
+        if _listed(stack, listed):
+            return Production(True, "productionStacks lists it")
+        return Production(False, f"productionStacks does not list it, although {signal}" if signal else "")
+    return Production(bool(signal), signal)
+
+
+def _listed(stack: Stack, listed: Sequence[str]) -> bool:
+    short, project = _short(stack.name).lower(), stack.project.lower()
+    for entry in listed:
+        wanted = entry.strip().lower()
+        if wanted in (short, stack.name.lower(), f"{project}/{short}") or wanted.endswith(f"/{project}/{short}"):
+            return True
+    return False
+
+
+def _production_signal(stack: Stack, patterns: Sequence[str]) -> str:
+    short = _short(stack.name)
+    if (pattern := production_pattern(short, patterns)) is not None:
+        return f"its name {short} matches {pattern!r}"
+    environment = stack.config.get(ENVIRONMENT_CONFIG_KEY)
+    if isinstance(environment, str) and production_pattern(environment, patterns):
+        return f"its config {ENVIRONMENT_CONFIG_KEY} is {environment!r}"
+    for secret, _kind in credential_secrets(stack):
+        name = physical_name(secret)
+        named = _SECRET_ENVIRONMENT.search(name)
+        if named and production_pattern(named["environment"], patterns):
+            return f"its credential secret {name} is named for environment {named['environment']!r}"
+        for key, value in secret.tags().items():
+            if key.lower() in _ENVIRONMENT_TAGS and production_pattern(value, patterns):
+                return f"its credential secret {name} is tagged {key}={value}"
+    for key, value in stack.tags.items():
+        if key.lower() in _ENVIRONMENT_TAGS and production_pattern(value, patterns):
+            return f"its stack tag {key} is {value!r}"
+    return ""
 
 
 def credential_kind(resource: Resource) -> str | None:

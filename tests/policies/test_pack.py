@@ -58,8 +58,14 @@ def test_analyze_stack_reports_what_the_rules_find_and_the_sdk_builds_no_copies(
     ])
     expected = sorted((spec.name, f.urn or "", f.message) for spec in checklist_pack.POLICIES
                       for f in run(spec.name, stack))
-    # The SDK puts the policy's description in front of the message.
-    got = sorted((d.policyName, d.urn, d.message.split("\n", 1)[-1]) for d in response.diagnostics)
+    # The SDK puts the policy's description in front of the message; the pack, what made the stack
+    # production in front of each finding that blocks because it is.
+    marker = "[production: its name production matches 'production']\n"
+    bodies = [d.message.split("\n", 1)[-1] for d in response.diagnostics]
+    assert all(b.startswith(marker) == (d.enforcementLevel == proto.MANDATORY)
+               for b, d in zip(bodies, response.diagnostics, strict=True))
+    got = sorted((d.policyName, d.urn, b.removeprefix(marker)) for b, d in zip(bodies, response.diagnostics,
+                                                                               strict=True))
     assert got == expected and got  # the synthetic estate breaks a few items
 
 
