@@ -236,10 +236,15 @@ def choose_python(project: PackProject) -> PackPython:
 
 
 def pack_environment(
-    graph: ResourceGraph, python: PackPython, base: Mapping[str, str] | None = None
+    graph: ResourceGraph,
+    python: PackPython,
+    base: Mapping[str, str] | None = None,
+    added: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment the language host gives the pack."""
-    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _ENV_WE_SET}
+    """The environment the language host gives the pack, plus `added` (what golive alone knows, such as
+    the pack config's file); an empty value in `added` removes the variable."""
+    ours = {*_ENV_WE_SET, *(added or {})}
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in ours}
     if python.virtualenv is not None:
         # toolchain.ActivateVirtualEnv: venv/bin first on PATH, PYTHONHOME dropped, VIRTUAL_ENV set.
         env.pop("PYTHONHOME", None)
@@ -255,7 +260,7 @@ def pack_environment(
         if graph.config
         else "",
     }
-    env.update({k: v for k, v in extra.items() if v})
+    env.update({k: v for k, v in {**extra, **(added or {})}.items() if v})
     return env
 
 
@@ -446,6 +451,7 @@ class AnalyzerSession:
         self._start_timeout = 30.0
         self._start_deadline = 0.0
         self._tags: dict[str, str] = {}
+        self._environment: dict[str, str] = {}
         self._connected: bool | BaseException | None = None  # True, or what went wrong
         self._configured = False
         self._analyzed: set[str] = set()  # URNs already sent to Remediate and Analyze
@@ -478,11 +484,13 @@ class AnalyzerSession:
         call_timeout: float = 120.0,
         tags: Mapping[str, str] | None = None,
         engine_address: str = DEFAULT_ENGINE_ADDRESS,
+        environment: Mapping[str, str] | None = None,
     ) -> AnalyzerSession:
         """Start the pack's process and return without waiting for it; `connect` completes the start.
 
         `graph` may have no resources yet: the pack's environment and ConfigureStack take only its
         project, stack, organization, config and secret keys. `start_timeout` counts from here.
+        `environment` is added to the pack's (`pack_environment`).
         """
         project = load_pack_project(pack_dir)
         if project.runtime != "python":
@@ -494,6 +502,7 @@ class AnalyzerSession:
             project, graph, choose_python(project), call_timeout=call_timeout, engine_address=engine_address
         )
         session._tags = dict(tags or {})
+        session._environment = dict(environment or {})
         try:
             session._spawn(start_timeout)
         except BaseException:
@@ -542,7 +551,7 @@ class AnalyzerSession:
             self._proc = subprocess.Popen(
                 argv,
                 cwd=self.project.dir,
-                env=pack_environment(self.graph, self.python),
+                env=pack_environment(self.graph, self.python, added=self._environment),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -282,8 +282,13 @@ class _Follower:
 
     def start(self, stack: ResourceGraph) -> None:
         from .analyzer import AnalyzerSession
+        from .pack import catalog
 
-        self.session = AnalyzerSession.launch(self.pack_dir, stack)
+        # The engine never tells a pack where its config came from; golive knows, and the pack's
+        # findings about the config name the file.
+        self.session = AnalyzerSession.launch(
+            self.pack_dir, stack, environment={catalog.PACK_CONFIG_FILE_ENV: self.config_source}
+        )
         self._thread = threading.Thread(target=self._follow, name="golive-pack", daemon=True)
         self._thread.start()
 

@@ -111,6 +111,9 @@ def explain(policy: str, config_file: str | None = None, stack: str | None = Non
     level_line = f"Level: {level}" + (f" (set in {source}; the catalog's is {spec.level})" if level != spec.level
                                        else " (the catalog's)")
     out.append(level_line + f"; severity {spec.severity}.")
+    if spec.name == catalog.PACK_CONFIG_POLICY and level != spec.level:
+        out += _wrap(f"The pack runs it at {spec.level} all the same, and reports the lowering as a loosening.", "")
+        level = spec.level
     patterns = props.get("productionStackPatterns") or catalog.PRODUCTION_PATTERNS_SCHEMA["default"]
     if level != "disabled":
         if stack is None:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Level = Literal["advisory", "mandatory"]
+# How a policy property can be set looser than the checklist: a number above, or below, the checklist's;
+# per signal, in the direction the signal alarms (`thresholds`); a list leaving out one of its defaults.
+Looser = Literal["above", "below", "signals", "subset"]
 Severity = Literal["low", "medium", "high", "critical"]
 Direction = Literal["above", "below"]
 
@@ -165,6 +168,8 @@ ENVIRONMENT_TAG_KEYS: tuple[str, ...] = ("golive:environment", "customerio:envir
 # The credential secrets' names carry their environment: customerio/<environment>/<kind>, <environment>
 # an ENVIRONMENT_NAME.
 CREDENTIAL_SECRET_NAME = "customerio/{environment}/{kind}"
+# How `golive check` tells the pack which file its config came from (the engine does not say).
+PACK_CONFIG_FILE_ENV = "GOLIVE_POLICY_PACK_CONFIG"
 
 
 # --- The policies -------------------------------------------------------------------------------
@@ -182,6 +187,9 @@ class PolicySpec:
     rationale: str
     remediation: str
     config: dict[str, dict[str, Any]] = field(default_factory=dict)  # JSON-schema properties
+    # The properties whose default is the checklist's floor, and which way a value is looser than it
+    # (pack-config-not-looser holds a production stack's config to them).
+    looser: dict[str, Looser] = field(default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:
         return {k: v["default"] for k, v in self.config.items() if "default" in v}
@@ -249,6 +257,10 @@ WAIVERS_SCHEMA: dict[str, Any] = {
     },
 }
 
+# The policy that holds the pack config itself to the checklist in production. The pack runs it at
+# its catalog level whatever the config says, so lowering or disabling it is one more loosening it reports.
+PACK_CONFIG_POLICY = "pack-config-not-looser"
+
 POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec(
         name="customerio-credentials-in-secrets-manager",
@@ -289,6 +301,7 @@ POLICIES: tuple[PolicySpec, ...] = (
                 "description": "Longest allowed time between rotations, in days.",
             }
         },
+        looser={"maxDays": "above"},
     ),
     PolicySpec(
         name="customerio-app-api-key",
@@ -365,6 +378,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "(merge further includes into it), keep DNS-querying terms at 10 or fewer, and split any "
         "string over 255 characters.",
         config={"sendingDomains": SENDING_DOMAINS_SCHEMA, "espDomains": ESP_DOMAINS_SCHEMA},
+        looser={"espDomains": "subset"},
     ),
     PolicySpec(
         name="email-dkim-record",
@@ -381,6 +395,7 @@ POLICIES: tuple[PolicySpec, ...] = (
             "espDomains": ESP_DOMAINS_SCHEMA,
             "minKeyBits": {"type": "integer", "default": DKIM_MIN_KEY_BITS, "minimum": 512},
         },
+        looser={"espDomains": "subset", "minKeyBits": "below"},
     ),
     PolicySpec(
         name="email-dmarc-record",
@@ -392,6 +407,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "senders must publish one, and `p=none` only monitors.",
         remediation="Publish TXT `v=DMARC1; p=quarantine; rua=mailto:…` at `_dmarc.<organizational domain>`.",
         config={"sendingDomains": SENDING_DOMAINS_SCHEMA, "espDomains": ESP_DOMAINS_SCHEMA},
+        looser={"espDomains": "subset"},
     ),
     PolicySpec(
         name="email-return-path",
@@ -403,6 +419,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         "and SPF alignment on the return path fails.",
         remediation="Publish the two MX records (priority 10) Customer.io shows for the sending subdomain.",
         config={"sendingDomains": SENDING_DOMAINS_SCHEMA, "espDomains": ESP_DOMAINS_SCHEMA},
+        looser={"espDomains": "subset"},
     ),
     PolicySpec(
         name="monitoring-alarm-thresholds",
@@ -427,6 +444,7 @@ POLICIES: tuple[PolicySpec, ...] = (
                 "description": "Per-signal thresholds in force; the defaults are the checklist's.",
             }
         },
+        looser={"thresholds": "signals"},
     ),
     PolicySpec(
         name="monitoring-alarm-actions",
@@ -449,6 +467,20 @@ POLICIES: tuple[PolicySpec, ...] = (
         "the gates; a deploy that resets a live flag undoes a rollout or a rollback.",
         remediation="Create the flag at `0` and add `ignore_changes=[\"value\"]` (or `insecureValue`) "
         "so that only `golive rollout` moves it.",
+    ),
+    PolicySpec(
+        name=PACK_CONFIG_POLICY,
+        section="All sections: the checklist's thresholds and levels are the floor",
+        level="mandatory",
+        severity="high",
+        description="In a production stack the pack config is no looser than the checklist: no mandatory "
+        "policy lowered or disabled, no threshold relaxed.",
+        rationale="A `--policy-pack-config` that raises maxDays, lowers minKeyBits, relaxes an alarm threshold "
+        "or turns a mandatory policy off lets a production stack through that the checklist would block, "
+        "and nothing in the report says so.",
+        remediation="Drop the setting or make it stricter (stricter is always allowed). To accept a deviation "
+        f"for a while, waive this policy's finding: a waiver under `{PACK_CONFIG_POLICY}` with a reason, "
+        "an owner and an expiry.",
     ),
 )
 

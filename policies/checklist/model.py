@@ -116,6 +116,10 @@ class Stack:
     secret_keys: frozenset[str] = frozenset()
     tags: Mapping[str, str] = field(default_factory=dict)  # the stack's own tags (ConfigureStack)
     production_signal: str = ""  # what made the stack production (recognize.production), for messages
+    # The whole pack config as Configure gave it, in the file's shape: policy (or `all`) to
+    # {"enforcementLevel": level, property: value, ...}; and the file it came from, when known.
+    pack_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    pack_config_source: str = ""
     _by_urn: dict[str, Resource] = field(default_factory=dict, init=False, repr=False, compare=False)
     # type -> positions in `resources`: a rule that looks a type up per resource stays linear.
     _by_type: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)

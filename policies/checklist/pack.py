@@ -9,7 +9,9 @@ Four SDK hooks, all guarded by tests against the pinned pulumi-policy version:
 - ConfigureStack carries the stack name, its config, which config keys are secret and the stack's
   tags; the SDK keeps only the tags, per policy, and the credentials rule needs the secret keys.
 - Configure carries every policy's level and properties; the SDK hands each policy only its own. The
-  whole of it is kept, because production (`productionStacks`) is about the whole config.
+  whole of it is kept, because production (`productionStacks`) and `pack-config-not-looser` are about
+  the whole config; and that policy is always run at its catalog level, so that lowering or disabling
+  it is one more loosening it reports instead of a way to silence it.
 - AnalyzeStack keeps the raw request for `_current_stack` and hands the SDK the request without
   its resources: the SDK's own per-policy copies (`args.resources`) are never read here, and
   building them was most of the call's time on a large stack.
@@ -54,6 +56,8 @@ from pulumi_policy import policy as _sdk
 from . import emailauth, waivers
 from .catalog import (
     CHECKLIST,
+    PACK_CONFIG_FILE_ENV,
+    PACK_CONFIG_POLICY,
     POLICIES,
     PRODUCTION_PATTERNS_SCHEMA,
     PolicySpec,
@@ -112,6 +116,8 @@ def _stack_from_request(request: Any) -> Stack:
         config=context["config"],
         secret_keys=context["secret_keys"],
         tags=context.get("tags") or {},
+        pack_config=_pack_config,
+        pack_config_source=os.environ.get(PACK_CONFIG_FILE_ENV, ""),
     )
 
 
@@ -173,6 +179,8 @@ def _install_sdk_hooks() -> None:
                 **json_format.MessageToDict(entry.properties),
                 **({"enforcementLevel": level} if level else {}),
             }
+        if PACK_CONFIG_POLICY in request.policyConfig:
+            request = _with_level(request, PACK_CONFIG_POLICY, proto.MANDATORY)
         return configure(self, request, context)
 
     def AnalyzeStack(self: Any, request: Any, context: Any) -> Any:
@@ -202,6 +210,13 @@ def _install_sdk_hooks() -> None:
     servicer.AnalyzeStack = AnalyzeStack
     servicer._create_report_violation = _create_report_violation
     servicer._golive_hooked = True
+
+
+def _with_level(request: Any, name: str, level: int) -> Any:
+    patched = type(request)()
+    patched.CopyFrom(request)
+    patched.policyConfig[name].enforcementLevel = level
+    return patched
 
 
 def _current_stack() -> Stack:
@@ -240,6 +255,8 @@ def _production(stack: Stack, patterns: tuple[str, ...]) -> Production:
 
 
 def _level(spec: PolicySpec) -> str:
+    if spec.name == PACK_CONFIG_POLICY:
+        return spec.level  # run at its catalog level whatever the config says (see Configure)
     return (_pack_config.get(spec.name) or {}).get("enforcementLevel") or spec.level
 
 

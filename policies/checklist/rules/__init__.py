@@ -64,7 +64,7 @@ def run(name: str, stack: Stack, config: Mapping[str, Any] | None = None) -> lis
 
 def _load() -> None:
     # Importing the modules registers their rules; kept here so `RULES` is complete on import.
-    from . import credentials, email, monitoring, rollout, rotation  # noqa: F401
+    from . import credentials, email, monitoring, packconfig, rollout, rotation  # noqa: F401
 
 
 _load()
