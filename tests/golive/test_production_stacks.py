@@ -102,19 +102,25 @@ def test_a_stack_tag_makes_a_stack_production():
         ("rollout-flag-stage", "advisory", "")}
 
 
-def test_production_stacks_wins_both_ways(tmp_path, capsys):
+def flag_25(capsys, tmp_path: Path, stack: str, pack_config: dict) -> tuple[int, dict]:
+    """The one event of cio_plain's out-of-plan rollout flag, on `stack`, under `pack_config`."""
     config = tmp_path / "policy.json"
-    # Set under one policy, the list is the stack's, for every policy.
-    config.write_text(json.dumps({"customerio-region": {"productionStacks": ["cio-plain/main"]}}))
-    code, report = check(capsys, PLAIN, "main", "--config", "cio-plain:break=flag-25", "--policy-pack-config",
+    config.write_text(json.dumps(pack_config))
+    code, report = check(capsys, PLAIN, stack, "--config", "cio-plain:break=flag-25", "--policy-pack-config",
                          str(config))
     [event] = report["policyEvents"]
-    assert (code, event["policyName"], event["enforcementLevel"]) == (1, "rollout-flag-stage", "mandatory")
+    assert event["policyName"] == "rollout-flag-stage"
+    return code, event
+
+
+def test_production_stacks_wins_both_ways(tmp_path, capsys):
+    # Set under one policy, the list is the stack's, for every policy.
+    listed = {"customerio-region": {"productionStacks": ["cio-plain/main"]}}
+    code, event = flag_25(capsys, tmp_path, "main", listed)
+    assert (code, event["enforcementLevel"]) == (1, "mandatory")
     assert event["production"] == {"production": True, "signal": "productionStacks lists it"}
 
-    code, report = check(capsys, PLAIN, "production", "--config", "cio-plain:break=flag-25",
-                         "--policy-pack-config", str(config))
-    [event] = report["policyEvents"]
+    code, event = flag_25(capsys, tmp_path, "production", listed)
     assert (code, event["enforcementLevel"]) == (0, "advisory")
     why = "productionStacks does not list it, although its name production matches 'production'"
     assert event["production"] == {"production": False, "signal": why}
@@ -122,10 +128,6 @@ def test_production_stacks_wins_both_ways(tmp_path, capsys):
 
 
 def test_production_stack_patterns_still_name_production_stacks(tmp_path, capsys):
-    config = tmp_path / "policy.json"
-    config.write_text(json.dumps({"rollout-flag-stage": {"productionStackPatterns": ["blue-*"]}}))
-    code, report = check(capsys, PLAIN, "blue-1", "--config", "cio-plain:break=flag-25", "--policy-pack-config",
-                         str(config))
-    [event] = report["policyEvents"]
+    code, event = flag_25(capsys, tmp_path, "blue-1", {"rollout-flag-stage": {"productionStackPatterns": ["blue-*"]}})
     assert (code, event["enforcementLevel"]) == (1, "mandatory")
     assert event["production"]["signal"] == "its name blue-1 matches 'blue-*'"
