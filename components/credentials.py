@@ -62,7 +62,7 @@ class CustomerIoCredentials(pulumi.ComponentResource):
         for kind in args.kinds:
             secret = aws.secretsmanager.Secret(
                 f"{name}-{kind}",
-                name=f"customerio/{args.environment}/{kind}",
+                name=catalog.CREDENTIAL_SECRET_NAME.format(environment=args.environment, kind=kind),
                 description=f"Customer.io {kind} for {args.environment}",
                 kms_key_id=self.key.arn,
                 recovery_window_in_days=args.recovery_window_days,

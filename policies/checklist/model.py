@@ -115,7 +115,6 @@ class Stack:
     config: Mapping[str, str] = field(default_factory=dict)
     secret_keys: frozenset[str] = frozenset()
     tags: Mapping[str, str] = field(default_factory=dict)  # the stack's own tags (ConfigureStack)
-    production_signal: str = ""  # what made the stack production (recognize.production), for messages
     # The whole pack config as Configure gave it, in the file's shape: policy (or `all`) to
     # {"enforcementLevel": level, property: value, ...}; and the file it came from, when known.
     pack_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

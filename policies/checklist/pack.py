@@ -184,7 +184,7 @@ def _install_sdk_hooks() -> None:
         return configure(self, request, context)
 
     def AnalyzeStack(self: Any, request: Any, context: Any) -> Any:
-        _local.request, _local.stack = request, None
+        _local.request, _local.stack, _local.production = request, None, {}
         try:
             with _collector_paused():
                 # The policies read the stack from the raw request, once, shared (`_current_stack`). The
@@ -193,7 +193,7 @@ def _install_sdk_hooks() -> None:
                 # call's time. Its levels, config, reporting and error handling are all kept.
                 return analyze_stack(self, _NO_RESOURCES, context)
         finally:
-            _local.request = _local.stack = None
+            _local.request = _local.stack = _local.production = None
 
     def _create_report_violation(self: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         report = create_report(self, response, *args, **kwargs)
@@ -246,12 +246,11 @@ def _production_stacks() -> tuple[str, ...]:
 
 
 def _production(stack: Stack, patterns: tuple[str, ...]) -> Production:
-    cache = getattr(_local, "production", None)
-    if cache is None or cache[0] is not _local.request:
-        cache = _local.production = (_local.request, {})
-    if patterns not in cache[1]:
-        cache[1][patterns] = production(stack, patterns, _production_stacks())
-    return cache[1][patterns]
+    """Once per AnalyzeStack call and set of patterns: most policies share the default ones."""
+    known: dict[tuple[str, ...], Production] = _local.production
+    if patterns not in known:
+        known[patterns] = production(stack, patterns, _production_stacks())
+    return known[patterns]
 
 
 def _level(spec: PolicySpec) -> str:
@@ -277,7 +276,7 @@ def _validation(spec: PolicySpec) -> Callable[[StackValidationArgs, ReportViolat
         stack = _current_stack()
         patterns = tuple(config.get("productionStackPatterns") or PRODUCTION_PATTERNS_SCHEMA["default"])
         verdict = _production(stack, patterns)
-        stack = replace(stack, production=verdict.production, production_signal=verdict.signal)
+        stack = replace(stack, production=verdict.production)
         findings = run(spec.name, stack, {k: v for k, v in config.items() if k != "waivers"})
         findings = _said(findings, verdict, _level(spec) in ("mandatory", "remediate"))
         if config.get("waivers"):

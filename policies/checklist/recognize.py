@@ -68,7 +68,8 @@ class Production(NamedTuple):
 def production(
     stack: Stack, patterns: Sequence[str] = DEFAULT_PRODUCTION_PATTERNS, listed: Sequence[str] = ()
 ) -> Production:
-    """Production is what the stack is, not only what it is called. In order, the first that speaks:
+    """Production is what the stack is, not only what it is called. The signals, in the order they are
+    read (the first that says production is the one reported):
 
     1. `listed` (the pack config's `productionStacks`), when not empty, is the whole answer: a stack on
        it is production, any other is not, whatever the signals below say;

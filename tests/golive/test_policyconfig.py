@@ -237,6 +237,16 @@ def test_an_invalid_value_is_reported_by_jsonschema_with_its_message():
     assert validate(info, config) == ["customerio-secret-rotation: maxDays: expected number, given string"]
 
 
+def test_production_stacks_must_be_names():
+    info = real_pack()
+    config = {"customerio-region": PolicyConfig("", {"productionStacks": ["prd", ""]}),
+              "email-spf-record": PolicyConfig("", {"productionStacks": "prd"})}
+    region, spf = validate(info, config)
+    assert region.startswith("customerio-region: productionStacks.1: does not satisfy minLength")
+    assert spf == "email-spf-record: productionStacks: expected array, given string"
+    assert validate(info, {"pack-config-not-looser": PolicyConfig("", {"productionStacks": ["prd"]})}) == []
+
+
 def test_validation_leaves_the_config_as_it_was():
     # fastjsonschema would write nested defaults into the value it checks, and the pack would get them.
     info = PackInfo(name="nested", version="1", description="", supports_config=True, initial_config={},

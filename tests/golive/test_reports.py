@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 
 from golive.analyzer import AnalyzerSession, Diagnostic, PackInfo, PolicyInfo, Remediation
-from golive.findings import CheckResult, ConfigSource, Finding, PackSummary, build_result
+from golive.baseline import normalized_message
+from golive.findings import CheckResult, ConfigSource, Finding, PackSummary, ProductionSignal, build_result
 from golive.graph import InvokeRecord, ResourceGraph, ResourceNode, SourcePosition
 from golive.report import display_type, formats, render
 
@@ -406,6 +407,23 @@ def test_finding_detail_strips_the_description():
     f = Finding("p", "k", "1", "advisory", "", "Desc.\nwhat happened", "Desc.", "", "", "")
     assert f.detail == "what happened"
     assert Finding("p", "k", "1", "advisory", "", "other text", "Desc.", "", "", "").detail == "other text"
+
+
+def test_the_production_line_is_read_back_and_left_out_of_the_detail():
+    waived = "[waived until 2026-12-31 by @ops: CIO-1]"
+    said = "[production: its config golive:environment is 'production']"
+    plain = Finding("p", "k", "1", "mandatory", "", f"Desc.\n{said}\nwhat happened", "Desc.", "", "", "")
+    both = replace(plain, enforcement_level="advisory", message=f"Desc.\n{waived}\n{said}\nwhat happened")
+    overruled = replace(plain, enforcement_level="advisory",
+                        message="Desc.\n[not production: productionStacks does not list it, although x]\nwhat")
+    assert plain.detail == both.detail == "what happened"
+    assert plain.production == both.production == ProductionSignal(True, "its config golive:environment is "
+                                                                          "'production'")
+    assert both.waived is not None and both.waived.reason == "CIO-1"
+    assert overruled.production == ProductionSignal(False, "productionStacks does not list it, although x")
+    assert overruled.detail == "what"
+    assert normalized_message(plain) == normalized_message(both)  # baselines do not see the line
+    assert result([diag("bucket-versioning", "mandatory", BUCKET, "off")]).findings[0].production is None
 
 
 def test_resource_count_leaves_out_resources_read_with_get():
