@@ -103,8 +103,8 @@ def _production_signal(stack: Stack, patterns: Sequence[str]) -> str:
     environment = stack.config.get(ENVIRONMENT_CONFIG_KEY)
     if isinstance(environment, str) and production_pattern(environment, patterns):
         return f"its config {ENVIRONMENT_CONFIG_KEY} is {environment!r}"
-    for secret, _kind in credential_secrets(stack):
-        name = physical_name(secret)
+    # By name, not registration order, which the engine does not fix: the same stack says the same.
+    for name, secret in sorted(((physical_name(s), s) for s, _kind in credential_secrets(stack)), key=lambda p: p[0]):
         named = _SECRET_ENVIRONMENT.search(name)
         if named and production_pattern(named["environment"], patterns):
             return f"its credential secret {name} is named for environment {named['environment']!r}"

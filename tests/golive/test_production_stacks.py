@@ -67,8 +67,8 @@ def test_every_report_says_which_signal_made_the_stack_production(example, fmt, 
 
 @pytest.mark.parametrize(("overrides", "signal"), [
     (["cio-plain:secretName=customerio/production/{kind}"],
-     "its credential secret customerio/production/site-id is named for environment 'production'"),
-    (['cio-plain:secretTags={"Environment": "prod"}'], "its credential secret prod/customerio/site-id is tagged "
+     "its credential secret customerio/production/app-api-key is named for environment 'production'"),
+    (['cio-plain:secretTags={"Environment": "prod"}'], "its credential secret prod/customerio/app-api-key is tagged "
                                                        "Environment=prod"),
     ([], None),
     (["cio-plain:secretName=customerio/staging/{kind}", 'cio-plain:secretTags={"environment": "staging"}'], None),

@@ -73,6 +73,12 @@ def test_the_order_the_signals_are_reported_in() -> None:
         "its credential secret")
 
 
+def test_the_secret_reported_does_not_depend_on_registration_order() -> None:
+    secrets = [secret("customerio/production/track-api-key"), secret("customerio/production/app-api-key")]
+    for resources in (secrets, secrets[::-1]):
+        assert "customerio/production/app-api-key" in production(Stack(name="main", resources=resources)).signal
+
+
 def test_patterns_judge_names_and_environments_alike() -> None:
     stack = Stack(name="blue", config={"golive:environment": "green"})
     assert production(stack) == (False, "")
