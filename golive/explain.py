@@ -126,9 +126,9 @@ def explain(policy: str, config_file: str | None = None, stack: str | None = Non
             out.append(f"Stack {stack} {said} production (productionStacks {value_text(listed)}): its findings are "
                        f"{level if said == 'is' else 'advisory'}.")
         elif is_production(stack, patterns):
-            out.append(f"Stack {stack} is production ({value_text(patterns)}): its findings are {level}.")
+            out += _wrap(f"Stack {stack} is production ({value_text(patterns)}): its findings are {level}.", "")
         else:
-            out.append(f"Stack {stack} is not production ({value_text(patterns)}): its findings are advisory.")
+            out += _wrap(f"Stack {stack} is not production ({value_text(patterns)}): its findings are advisory.", "")
             out += _wrap(f"That is by its name: a production {catalog.ENVIRONMENT_CONFIG_KEY}, credential secret or "
                          "stack tag still makes it production when the pack runs.", "")
     out += ["", "What it checks", *_wrap(spec.description), "", "Why", *_wrap(spec.rationale), ""]

@@ -90,6 +90,19 @@ def test_level_and_stack_in_force(tmp_path, capsys):
     assert "Stack acme/shop/production is production (prod, production, " in out
 
 
+def test_production_stacks_decide_for_every_policy_and_the_guard_keeps_its_level(tmp_path, capsys):
+    path = tmp_path / "policy-config.json"
+    path.write_text(json.dumps({"customerio-region": {"productionStacks": ["main"]},
+                                "pack-config-not-looser": "disabled"}))
+    _, out, _ = explain(capsys, "rollout-flag-stage", "--policy-pack-config", str(path), "--stack", "main")
+    assert "Stack main is production (productionStacks main): its findings are mandatory." in out
+    _, out, _ = explain(capsys, "rollout-flag-stage", "--policy-pack-config", str(path), "--stack", "prod")
+    assert "Stack prod is not production (productionStacks main): its findings are advisory." in out
+    _, out, _ = explain(capsys, "pack-config-not-looser", "--policy-pack-config", str(path), "--stack", "main")
+    assert "The pack runs it at mandatory all the same" in out
+    assert "Stack main is production (productionStacks main): its findings are mandatory." in out
+
+
 def test_waivers_in_the_file_are_listed_with_their_status(tmp_path, capsys):
     path = tmp_path / "policy-config.json"
     path.write_text(json.dumps({"email-spf-record": {"waivers": [
