@@ -247,7 +247,9 @@ def _production_stacks() -> tuple[str, ...]:
 
 def _production(stack: Stack, patterns: tuple[str, ...]) -> Production:
     """Once per AnalyzeStack call and set of patterns: most policies share the default ones."""
-    known: dict[tuple[str, ...], Production] = _local.production
+    known: dict[tuple[str, ...], Production] | None = getattr(_local, "production", None)
+    if known is None:
+        return production(stack, patterns, _production_stacks())
     if patterns not in known:
         known[patterns] = production(stack, patterns, _production_stacks())
     return known[patterns]

@@ -120,3 +120,22 @@ def test_stack_context_reaches_the_rules_from_configure_stack(servicer):
     servicer.ConfigureStack(request, None)
     assert checklist_pack._stack_context["secret_keys"] == frozenset({"a:b"})
     assert json.loads(json.dumps(checklist_pack._stack_context["config"])) == {"a:b": "c"}
+
+
+def test_configure_keeps_the_whole_config_and_runs_the_guard_at_its_level(servicer, monkeypatch):
+    monkeypatch.setattr(checklist_pack, "_pack_config", {})
+    props = struct_pb2.Struct()
+    props.update({"maxDays": 365})
+    request = proto.ConfigureAnalyzerRequest(policyConfig={
+        "customerio-secret-rotation": proto.PolicyConfig(enforcementLevel=proto.ADVISORY, properties=props),
+        "pack-config-not-looser": proto.PolicyConfig(enforcementLevel=proto.DISABLED),
+    })
+    servicer.Configure(request, None)
+    assert checklist_pack._pack_config == {
+        "customerio-secret-rotation": {"enforcementLevel": "advisory", "maxDays": 365},
+        "pack-config-not-looser": {"enforcementLevel": "disabled"},
+    }
+    levels = servicer._PolicyAnalyzerServicer__policy_pack_config_enforcement_level  # the SDK's own
+    assert levels["pack-config-not-looser"] == sdk.EnforcementLevel.MANDATORY
+    assert levels["customerio-secret-rotation"] == sdk.EnforcementLevel.ADVISORY
+    assert request.policyConfig["pack-config-not-looser"].enforcementLevel == proto.DISABLED  # left as sent
