@@ -218,6 +218,12 @@ def test_customerio_dns_alone_makes_a_customerio_stack(records, rule_name, expec
         assert expected in only(found).message
 
 
+def test_the_reason_a_domain_sends_does_not_depend_on_registration_order() -> None:
+    records = [record(DKIM_NAME, "TXT", [split_txt(f"k=rsa; p={KEY_2048}")]), record(SUB, "MX", ["10 mxa.mailgun.org"])]
+    first, second = (only(findings(SPF, *rs)).message for rs in (records, records[::-1]))
+    assert first == second and "its MX points at mxa.mailgun.org" in first
+
+
 def test_unrelated_records_do_not_make_a_customerio_stack() -> None:
     resources = [
         record("example.com", "MX", ["1 smtp.google.com"]),

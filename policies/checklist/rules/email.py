@@ -174,7 +174,9 @@ def sending_domains(dns: _Dns, cfg: Mapping[str, Any]) -> dict[str, str]:
         return any(is_under(host, esp) for esp in esps)
 
     subdomains: list[str] = []
-    for r in dns.records:
+    # By name, not registration order, which the engine does not fix: the same stack gives the same
+    # reasons (and the same findings, for baselines) on every run.
+    for r in sorted(dns.records, key=lambda r: (r.name or "", r.type or "")):
         if r.name is None:
             continue
         subdomain = sending_subdomain(r.name)
