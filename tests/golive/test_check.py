@@ -273,7 +273,7 @@ def test_analyze_stack_runs_in_the_packs_thread_once_the_program_signals_shutdow
 def test_a_mistyped_stack_names_the_missing_stack_file_as_the_likely_cause(capsys):
     assert cli.main(["check", str(ROOT), "--stack", "nosuchstack"]) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == ("golive: error: golive: golive:hostedZoneId or golive:hostedZoneName: one is required "
+    assert lines[0] == ("golive: error: golive:hostedZoneId or golive:hostedZoneName: one is required "
                         "(the sending domain's zone)")
     assert lines[1] == (f"Likely cause: no Pulumi.nosuchstack.yaml in {ROOT} (stack files here: production, "
                         "staging), so the program ran with empty config.")
@@ -297,7 +297,7 @@ def test_a_stack_without_a_file_runs_with_empty_config_and_the_report_says_so(tm
     (folder / "__main__.py").write_text("import pulumi\nundefined_name\n")
     assert cli.main(["check", str(folder), "--stack", "dev"]) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith("golive: error: fresh: program failed: NameError")
+    assert lines[0].startswith("golive: error: program failed: NameError")
     assert lines[1] == f"Note: no Pulumi.dev.yaml in {folder}; the program ran with empty config."
 
 

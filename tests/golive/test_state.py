@@ -234,7 +234,7 @@ def test_state_on_standard_input(capsys, monkeypatch):
 def test_text_report_says_it_checked_a_state_and_not_a_preview(capsys):
     assert cli.main(["check", "--state", str(FIXTURE), "--stack", "acme/production"]) == 1
     out = capsys.readouterr().out
-    assert "Summary: 9 mandatory, 0 advisory over 7 resources of shop/production: the stack as deployed fails." in out
+    assert "Summary: 10 mandatory, 1 advisory over 7 resources of shop/production: the stack as deployed fails." in out
     assert "preview would" not in out
     assert f"Checked the state file {FIXTURE}: the stack as last deployed, not a preview" in out
     assert "2 secret values in the state are encrypted by its secrets provider (service)" in out
@@ -253,7 +253,7 @@ def test_other_formats_say_it_too(fmt, capsys):
         assert f'<property name="stateFile" value="{FIXTURE}" />' in out
     else:
         assert f"> Checked the state file {FIXTURE}" in out
-        assert out.startswith("## ❌ golive: `shop` / `production` as deployed fails — 9 mandatory, 0 advisory\n")
+        assert out.startswith("## ❌ golive: `shop` / `production` as deployed fails — 10 mandatory, 1 advisory\n")
         assert "would be blocked" not in out and "Preview of" not in out
 
 
