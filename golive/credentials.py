@@ -66,6 +66,15 @@ class Target:
     config_file: str | None  # the stack file, for messages
     aws_region: str | None
     compare_with: tuple[str, ...]
+    options: dict[str, str | list[str]]  # what located the secret on the command line, for the commands we print
+
+    def command(self, action: str, kind: str) -> str:
+        """A complete `golive credentials ACTION` line for the same environment: by kind with --stack, else
+        by the secret's name (which needs no stack)."""
+        from . import suggest
+
+        name = kind if "stack" in self.options else secret_name(self.environment, kind)
+        return suggest.golive(("credentials", action, name), self.options, suggest.CREDENTIALS)
 
     @property
     def secret(self) -> str:
@@ -125,7 +134,14 @@ def resolve(args: argparse.Namespace) -> Target:
         compare = ["staging"] if production else []
     return Target(action=args.action, kind=kind, environment=environment, config_region=region,
                   config_file=config_file, aws_region=args.aws_region or values.get("aws:region"),
-                  compare_with=tuple(dict.fromkeys(e for e in compare if e != environment)))
+                  compare_with=tuple(dict.fromkeys(e for e in compare if e != environment)),
+                  options=_options(args))
+
+
+def _options(args: argparse.Namespace) -> dict[str, str | list[str]]:
+    from .suggest import given
+
+    return given(args)
 
 
 def read_value(stream: TextIO | None, prompt: str) -> str:
@@ -218,7 +234,7 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None) -> int:
     if target.action == "stage" and current is None:
         # Secrets Manager makes a secret's first version AWSCURRENT whatever labels it is given.
         raise CredentialError(f"{target.secret} has no current value, so there is nothing to rotate from; "
-                              f"store the first key with `golive credentials put {target.kind}`")
+                              f"store the first key with `{target.command('put', target.kind)}`")
 
     # Built before the value is read, so a bad URL or CA bundle is reported before anyone pastes a key.
     with _client(args, region) as cio:
@@ -317,7 +333,7 @@ def _verify_track(cio: customerio.CustomerIo, target: Target, secrets: _Secrets,
         if target.kind == "site-id":
             return (f"not verified yet: {other} holds no Track API key; the pair is verified when one is stored")
         raise CredentialError(f"{target.secret}: {other} holds no site ID to verify the Track API key with; "
-                              f"store the site ID first (golive credentials {target.action} site-id); "
+                              f"store the site ID first (`{target.command(target.action, 'site-id')}`); "
                               "nothing was stored")
     rejected: list[str] = []
     for label, partner in partners:

@@ -410,3 +410,30 @@ def test_a_terminal_is_read_without_echo(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(credentials.getpass, "getpass", lambda prompt: prompts.append(prompt) or f" {APP} ")
     assert credentials.read_value(Terminal(), "App API key for customerio/production/app-api-key: ") == APP
     assert prompts == ["App API key for customerio/production/app-api-key: "]
+
+
+# --- what the command tells a person to run -------------------------------------------------------------
+
+
+def printed(rig: Rig, err: str, **expected: str) -> list[str]:
+    """The golive commands in `err`, each parsed by golive's own parser with this rig's options."""
+    from tests.fakes.printed import assert_runnable, printed_commands
+
+    assert_runnable(err, program_dir=str(rig.program), aws_endpoint=rig.aws, customerio_api_url=rig.cio.url,
+                    ca_bundle=str(rig.cio.ca_bundle), **expected)
+    return printed_commands(err)
+
+
+def test_the_commands_a_refusal_prints_run_as_printed(rig: Rig, monkeypatch, capsys) -> None:
+    import shlex
+
+    code, _, err = run(rig, rig.args("put", "track-api-key"), TRACK, monkeypatch, capsys)
+    [first] = printed(rig, err, stack="production", name="site-id")
+    assert code == 2 and shlex.split(first)[1:4] == ["credentials", "put", "site-id"]
+    assert run(rig, shlex.split(first)[1:], SITE, monkeypatch, capsys)[0] == 0
+    assert run(rig, rig.args("put", "track-api-key"), TRACK, monkeypatch, capsys)[0] == 0
+    # Named by its secret, without a stack: the command printed names the secret too.
+    argv = rig.args("stage", "customerio/production/app-api-key", "--aws-region", "us-east-1", stack=None)
+    code, _, err = run(rig, argv, APP, monkeypatch, capsys)
+    [put] = printed(rig, err, stack=None, name="customerio/production/app-api-key", aws_region="us-east-1")
+    assert code == 2 and run(rig, shlex.split(put)[1:], APP, monkeypatch, capsys)[0] == 0
