@@ -17,8 +17,11 @@ their text never holds a key, and a site ID shows at most its first four charact
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 import urllib.parse
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +111,49 @@ def site_id_hint(site_id: str) -> str:
     return site_id[: min(4, len(site_id) // 2)] + "…"
 
 
+def check_ca_bundle(path: str | Path, setting: str = "CA bundle") -> None:
+    """A CA bundle golive can add to its trust: a file holding PEM certificates."""
+    import ssl
+
+    if not Path(path).is_file():
+        raise ClientConfigError(f"{setting} {path}: no such file")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, UnicodeDecodeError) as err:
+        raise ClientConfigError(f"{setting} {path}: no PEM certificates could be read from it "
+                                f"({type(err).__name__})") from None
+
+
+def default_trust() -> list[Path]:
+    """What requests verifies with when given nothing: the file or folder REQUESTS_CA_BUNDLE (or
+    CURL_CA_BUNDLE) names, else certifi's bundle."""
+    named = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    path = Path(named) if named else Path(requests.certs.where())
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file())
+    return [path] if path.is_file() else []
+
+
+class TrustBundle:
+    """A CA file for requests' `verify`: the default trust store, then the extra certificates.
+
+    requests trusts a `verify=<file>` alone, which would make a private CA for a proxy or a stand-in
+    stop the real Customer.io hosts from verifying. golive's --ca-bundle adds to the default store
+    instead, so the two are written into one temporary file, removed on close() (or at exit)."""
+
+    def __init__(self, extra: str | Path) -> None:
+        check_ca_bundle(extra)
+        parts = [p.read_bytes() for p in (*default_trust(), Path(extra))]
+        fd, name = tempfile.mkstemp(prefix="golive-ca-", suffix=".pem")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b"\n".join(part.rstrip(b"\n") for part in parts) + b"\n")
+        self.path = Path(name)
+        self._remove = weakref.finalize(self, self.path.unlink, missing_ok=True)
+
+    def close(self) -> None:
+        self._remove()
+
+
 def check_credential(label: str, value: str) -> None:
     """Refuse a value that cannot go into a header as is. requests would echo it in its exception
     text, so this check comes first and names only the position."""
@@ -161,10 +207,10 @@ class CustomerIo:
         self.region = region
         self.track_url = _base_url(track_url or TRACK_URLS[region], "Track API URL")
         self.api_url = _base_url(api_url or API_URLS[region], "App API URL")
-        if verify is not None and not Path(verify).is_file():
-            raise ClientConfigError(f"CA bundle {verify}: no such file")
-        # Verification stays on: a CA bundle adds trust in a private CA, it never turns checking off.
-        self.verify: str | bool = str(verify) if verify is not None else True
+        # Verification stays on: a CA bundle adds trust in a private CA to the default store, it never
+        # replaces the store nor turns checking off.
+        self._trust = TrustBundle(verify) if verify is not None else None
+        self.verify: str | bool = str(self._trust.path) if self._trust is not None else True
         self.timeout = (connect_timeout, read_timeout)
         self.attempts = max(1, attempts)
         self.backoff = max(0.0, backoff)
@@ -175,6 +221,8 @@ class CustomerIo:
 
     def close(self) -> None:
         self.session.close()
+        if self._trust is not None:
+            self._trust.close()
 
     def __enter__(self) -> CustomerIo:
         return self
