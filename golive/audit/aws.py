@@ -34,6 +34,7 @@ checklist's own audit prints it). AWS errors are reported by their code only, ne
 from __future__ import annotations
 
 import math
+import shlex
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from botocore.loaders import Loader, create_loader
 from ..awserrors import ATTEMPTS, hint
 from ..errors import GoliveError
 from ..pack import catalog
-from .result import Check, CheckResult, failed, mask_site_id, passed, warned
+from .result import Check, CheckResult, failed, mask_site_id, passed, skipped, warned
 from .target import AuditTarget
 
 __all__ = [
@@ -305,8 +306,8 @@ def _secret(aws: _Aws, kind: str, now: datetime, out: list[CheckResult]) -> None
         if not failure.not_found:
             raise
         out.append(failed(f"{kind} secret", f"{secret_id} does not exist: run `pulumi up` with "
-                          "CustomerIoCredentials, then store the key with `golive credentials put "
-                          f"{target.secret_name(target.environment, kind)}`", SECTION_CREDENTIALS))
+                          "CustomerIoCredentials, then store the key with "
+                          f"`{target.credentials('put', kind)}`", SECTION_CREDENTIALS))
         return
     name = description.get("Name") or secret_id
     arn = description.get("ARN") or secret_id
@@ -317,15 +318,22 @@ def _secret(aws: _Aws, kind: str, now: datetime, out: list[CheckResult]) -> None
         versions = _versions(aws, sm, arn, name)
     except _Failure as failure:
         # The age can still come from the secret's own dates; the rotation's progress cannot.
-        out.append(_age_line(kind, name, description, [], now))
+        out.append(_age_line(target, kind, name, description, [], now))
         out.append(failed(f"{kind} rotation progress", f"cannot list the versions of {failure.detail}",
                           SECTION_CREDENTIALS))
     else:
-        out.append(_age_line(kind, name, description, versions, now))
-        out.append(_progress_line(kind, name, versions, now))
+        out.append(_age_line(target, kind, name, description, versions, now))
+        out.append(_progress_line(target, kind, name, versions, now))
     for environment in target.compare_environments:
         if environment != target.environment:
             out.append(_distinct_line(aws, sm, kind, name, environment, production_print))
+    for environment in target.skipped_comparisons:
+        fingerprints = shlex.join(["golive", "fingerprints", "--stack", environment])
+        out.append(skipped(f"{kind} differs from {environment}", (
+            f"not compared with {target.secret_name(environment, kind)}: --no-staging ({environment}'s keys "
+            f"are out of this audit's reach, e.g. in another AWS account); golive check compares them when "
+            f"the pack's nonProductionFingerprints holds {environment}'s, which `{fingerprints}` prints, run "
+            f"with {environment}'s AWS credentials"), SECTION_CREDENTIALS))
 
 
 def _read_print(aws: _Aws, sm: Any, secret_id: str, **params: Any) -> tuple[str | None, str, str]:
@@ -344,7 +352,7 @@ def _read_print(aws: _Aws, sm: Any, secret_id: str, **params: Any) -> tuple[str 
 def _current_value(aws: _Aws, sm: Any, kind: str, arn: str, name: str, out: list[CheckResult]) -> str | None:
     line = f"{kind} secret"
     missing = (f"{name} has no current ({CURRENT}) value: store the production key with "
-               f"`golive credentials put {name}`")
+               f"`{aws.target.credentials('put', kind)}`")
     try:
         fingerprint, shown, why = _read_print(aws, sm, arn, VersionStage=CURRENT)
     except _Failure as failure:
@@ -356,7 +364,7 @@ def _current_value(aws: _Aws, sm: Any, kind: str, arn: str, name: str, out: list
     if fingerprint is None:
         problem = missing if why == "no value" else (
             f"{name}'s current value is {why}: store the production key as a string with "
-            f"`golive credentials put {name}`")
+            f"`{aws.target.credentials('put', kind)}`")
         out.append(failed(line, problem, SECTION_CREDENTIALS))
         return None
     # The checklist's own audit shows a site ID's first 4 characters to confirm the workspace.
@@ -419,8 +427,8 @@ def _day(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d")
 
 
-def _age_line(kind: str, name: str, description: Mapping[str, Any], versions: Sequence[Mapping[str, Any]],
-              now: datetime) -> CheckResult:
+def _age_line(target: AuditTarget, kind: str, name: str, description: Mapping[str, Any],
+              versions: Sequence[Mapping[str, Any]], now: datetime) -> CheckResult:
     line = f"{kind} key age"
     moments = [description.get("LastRotatedDate")] + [v.get("CreatedDate") for v in _labelled(versions, CURRENT)]
     known = [m for m in moments if isinstance(m, datetime)]
@@ -434,14 +442,19 @@ def _age_line(kind: str, name: str, description: Mapping[str, Any], versions: Se
     if age > limit:
         return failed(line, f"the key in {name} is {days} days old (last changed {_day(since)}), past the "
                       f"checklist's {catalog.MAX_ROTATION_DAYS}-day cycle: create a new key in Customer.io, "
-                      f"stage it with `golive credentials stage {name}` and rotate "
-                      f"(`aws secretsmanager rotate-secret --secret-id {name}`)", SECTION_CREDENTIALS)
+                      f"stage it with `{target.credentials('stage', kind)}` and rotate "
+                      f"(`{_rotate(target, name)}`)", SECTION_CREDENTIALS)
     left = max(0, round((limit - age) / timedelta(days=1)))
     return passed(line, f"last changed {_day(since)} ({days} days ago); due within {left} days",
                   SECTION_CREDENTIALS)
 
 
-def _progress_line(kind: str, name: str, versions: Sequence[Mapping[str, Any]], now: datetime) -> CheckResult:
+def _rotate(target: AuditTarget, name: str) -> str:
+    return target.aws("secretsmanager", "rotate-secret", "--secret-id", name)
+
+
+def _progress_line(target: AuditTarget, kind: str, name: str, versions: Sequence[Mapping[str, Any]],
+                   now: datetime) -> CheckResult:
     line = f"{kind} rotation progress"
 
     def created(version: Mapping[str, Any]) -> datetime | None:
@@ -454,15 +467,15 @@ def _progress_line(kind: str, name: str, versions: Sequence[Mapping[str, Any]], 
         since = min(created(v) or now for v in stuck)
         return failed(line, f"a rotation of {name} started {_day(since)} never finished (version "
                       f"{str(stuck[0].get('VersionId', ''))[:8]} is still {PENDING}): read the rotation "
-                      "function's log; usually no new key was staged, so stage one with `golive credentials "
-                      f"stage {name}` and run `aws secretsmanager rotate-secret --secret-id {name}`",
+                      "function's log; usually no new key was staged, so stage one with "
+                      f"`{target.credentials('stage', kind)}` and run `{_rotate(target, name)}`",
                       SECTION_CREDENTIALS)
     staged = [v for v in _labelled(versions, STAGED) if CURRENT not in v.get("VersionStages", [])]
     waiting = [v for v in staged if (created(v) or now) < now - STALE_AFTER]
     if waiting:
         return warned(line, f"a new key was staged for {name} on {_day(created(waiting[0]) or now)} and is "
-                      "not in use yet: rotate it in with `aws secretsmanager rotate-secret --secret-id "
-                      f"{name}`, or remove the {STAGED} label if it was staged by mistake", SECTION_CREDENTIALS)
+                      f"not in use yet: rotate it in with `{_rotate(target, name)}`, or remove the {STAGED} "
+                      "label if it was staged by mistake", SECTION_CREDENTIALS)
     if pending:
         return passed(line, f"a rotation of {name} is under way", SECTION_CREDENTIALS)
     return passed(line, f"no unfinished rotation of {name}", SECTION_CREDENTIALS)
@@ -485,7 +498,8 @@ def _distinct_line(aws: _Aws, sm: Any, kind: str, name: str, environment: str,
         return warned(line, f"not compared with {other}: its current value is {why}", SECTION_CREDENTIALS)
     if other_print == production_print:
         return failed(line, f"{name} holds the same {kind} as {other} (equal fingerprints): create a separate "
-                      f"key in the production workspace and store it with `golive credentials put {name}`",
+                      f"key in the production workspace and store it with "
+                      f"`{target.credentials('put', kind)}`",
                       SECTION_CREDENTIALS)
     return passed(line, f"differs from {other} (compared by fingerprint)", SECTION_CREDENTIALS)
 
@@ -745,7 +759,9 @@ def _rollout(aws: _Aws, out: list[CheckResult]) -> None:
                                           "tags": {catalog.ROLLOUT_FLAG_TAG: "true"}}, ignore_changes=("value",))
     problems = [f.message for f in _evaluate(ROLLOUT_POLICY, [flag]) if not f.advisory]
     if problems:
-        out.append(failed(line, " ".join(problems) + " Move it with `golive rollout`.", SECTION_ROLLOUT))
+        out.append(failed(line, " ".join(problems) + f" `{aws.target.golive('rollout', 'rollback')}` sets "
+                          f"{catalog.ROLLOUT_STAGES[0]} at once; `{aws.target.golive('rollout', 'status')}` "
+                          "shows the other way back.", SECTION_ROLLOUT))
         return
     stages = catalog.ROLLOUT_STAGES
     out.append(passed(line, f"{name} = {value} (stage {stages.index(value) + 1} of {len(stages)}: "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 from typing import TYPE_CHECKING
 
 from ..errors import GoliveError
@@ -16,8 +16,10 @@ class EndpointError(GoliveError):
     """An endpoint option that cannot be used; the message names the option and value."""
 
 
-def dns_server(value: str) -> tuple[str, int]:
-    """HOST[:PORT], [IPv6]:PORT or a bare IPv6 address; the host must be an IP address (it is the resolver)."""
+def dns_server(value: str, timeout: float = 5.0) -> tuple[str, int]:
+    """HOST[:PORT], [IPv6]:PORT or a bare IPv6 address, as (IP address, port). A host name is looked up
+    once, here, with the system's resolver (hosts file included), within `timeout` seconds; of its
+    addresses the first IPv4 one is taken, else the first IPv6 one."""
     import ipaddress
 
     host, port = value, 53
@@ -33,8 +35,41 @@ def dns_server(value: str) -> tuple[str, int]:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise EndpointError(f"--dns-server {value}: expected an IP address, optionally with :PORT") from None
+        if value.startswith("[") or ":" in host:
+            raise EndpointError(f"--dns-server {value}: {host!r} is not an IPv6 address") from None
+        if not host:
+            raise EndpointError(f"--dns-server {value}: expected HOST[:PORT]") from None
+        return _address_of(value, host, timeout), port
     return host, port
+
+
+def _address_of(value: str, host: str, timeout: float) -> str:
+    import socket
+    import threading
+
+    found: list[list[tuple]] = []
+    failure: list[str] = []
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM))
+        except (OSError, UnicodeError) as err:
+            failure.append(str(getattr(err, "strerror", None) or err))
+
+    # getaddrinfo takes no timeout: a daemon thread, so that a resolver that never answers cannot
+    # hold the process past the refusal.
+    thread = threading.Thread(target=look_up, name="golive-dns-server", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise EndpointError(f"--dns-server {value}: the system resolver did not find {host} within {timeout:g} s")
+    if failure or not found[0]:
+        why = failure[0] if failure else "no address"
+        raise EndpointError(f"--dns-server {value}: cannot resolve {host} ({why}); give a host name the system "
+                            "resolves, or an IP address")
+    addresses = [info[4][0] for info in found[0]]
+    v4 = [a for a in addresses if ":" not in a]
+    return (v4 or addresses)[0]
 
 
 def _port(value: str, text: str) -> int:
@@ -55,28 +90,37 @@ def add_arguments(parser: argparse.ArgumentParser, *, smoke: bool) -> None:
     parser.add_argument("--aws-region", help="AWS region (default: the stack's aws:region)")
     parser.add_argument("--customerio-track-url", help="Track API base URL (default: the region's)")
     parser.add_argument("--customerio-api-url", help="App API base URL (default: the region's)")
-    parser.add_argument("--ca-bundle", help="extra CA file to trust for Customer.io (verification stays on)")
+    parser.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM CA certificates to trust for Customer.io in addition to the default store "
+                             "(verification stays on)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds for any one network call (default 5)")
     if not smoke:
-        parser.add_argument("--dns-server", help="resolver to ask, HOST[:PORT] (default: the system's)")
+        parser.add_argument("--dns-server", metavar="HOST[:PORT]",
+                            help="DNS server to ask, by IP address or host name (default: the system's resolver)")
         parser.add_argument("--compare-with", action="append", metavar="ENV",
                             help="non-production environment whose keys must differ (default: staging)")
+        parser.add_argument("--no-staging", action="store_true",
+                            help="do not compare production's keys with staging's (staging in another account); "
+                                 "the comparison shows as SKIP")
         parser.add_argument("--write-test", action="store_true",
                             help="also identify and delete a uniquely named test profile (never suppress)")
 
 
 def target_from(args: argparse.Namespace) -> AuditTarget:
     from ..project import load_project, load_stack_config
+    from ..suggest import given
     from .target import Endpoints, TargetError, build, load_outputs
 
     project = load_project(args.program_dir)
     config = load_stack_config(project, args.stack, require_file=True)
     where = config.file.name if config.file else f"Pulumi.{args.stack}.yaml"
-    if args.ca_bundle and not Path(args.ca_bundle).is_file():
-        raise TargetError(f"--ca-bundle {args.ca_bundle}: no such file")
-    if args.timeout <= 0:
+    if args.ca_bundle:
+        from ..customerio import check_ca_bundle
+
+        check_ca_bundle(args.ca_bundle, "--ca-bundle")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise TargetError(f"--timeout {args.timeout:g}: expected a positive number of seconds")
-    host, port = dns_server(args.dns_server) if getattr(args, "dns_server", None) else (None, 53)
+    host, port = dns_server(args.dns_server, args.timeout) if getattr(args, "dns_server", None) else (None, 53)
     endpoints = Endpoints(
         aws_url=args.aws_endpoint, aws_region=args.aws_region or config.values.get("aws:region"),
         dns_server=host, dns_port=port, track_url=args.customerio_track_url, api_url=args.customerio_api_url,
@@ -84,7 +128,7 @@ def target_from(args: argparse.Namespace) -> AuditTarget:
     )
     return build(config.stack, config.values, where, outputs=load_outputs(args.outputs), region=args.region,
                  compare_with=getattr(args, "compare_with", None), write_test=getattr(args, "write_test", False),
-                 endpoints=endpoints)
+                 endpoints=endpoints, no_staging=getattr(args, "no_staging", False), options=given(args))
 
 
 def run(args: argparse.Namespace, *, smoke: bool = False) -> int:

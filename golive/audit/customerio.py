@@ -48,12 +48,12 @@ def _secret(target: AuditTarget, kind: str) -> str:
         code = err.response.get("Error", {}).get("Code", "error")
         if code == "ResourceNotFoundException":  # what AWS answers for a secret with no AWSCURRENT value too
             raise _Unreadable(f"{secret_id} has no {kind} value (or does not exist): store one with "
-                              f"`golive credentials put {kind}`") from None
+                              f"`{target.credentials('put', kind)}`") from None
         raise _Unreadable(f"cannot read {kind} from {secret_id} ({code})") from None
     except BotoCoreError as err:
         raise _Unreadable(f"cannot read {kind} from {secret_id} ({type(err).__name__})") from None
     if not value:
-        raise _Unreadable(f"{secret_id} holds no {kind}: store one with `golive credentials put {kind}`")
+        raise _Unreadable(f"{secret_id} holds no {kind}: store one with `{target.credentials('put', kind)}`")
     return value
 
 
@@ -63,22 +63,27 @@ def _client(target: AuditTarget) -> cio.CustomerIo:
                           connect_timeout=e.timeout, read_timeout=e.timeout)
 
 
-def _why(err: cio.CustomerIoError) -> str:
+def _why(err: cio.CustomerIoError, target: AuditTarget, kind: str) -> str:
     if isinstance(err, cio.Unauthorized):
-        return f"{err} - Customer.io rejects the key: create a new one and store it with `golive credentials put`"
+        return (f"{err} - Customer.io rejects the key: create a new one and store it with "
+                f"`{target.credentials('put', kind)}`")
     if isinstance(err, cio.Throttled):
         return f"{err} - Customer.io kept answering 429 (about 10 requests/s allowed); run the audit again later"
     return str(err)
 
 
-def _guard(name: str, section: str, body: Callable[[], list[CheckResult]]) -> Callable[[], list[CheckResult]]:
+def _guard(name: str, section: str, body: Callable[[], list[CheckResult]], target: AuditTarget,
+           key: str) -> Callable[[], list[CheckResult]]:
+    """`key`: the credential kind a 401 says to replace."""
     def run() -> list[CheckResult]:
         try:
             return body()
         except _Unreadable as err:
             return [failed(name, str(err), section)]
-        except (cio.CustomerIoError, cio.ClientConfigError) as err:
-            return [failed(name, _why(err) if isinstance(err, cio.CustomerIoError) else str(err), section)]
+        except cio.CustomerIoError as err:
+            return [failed(name, _why(err, target, key), section)]
+        except cio.ClientConfigError as err:
+            return [failed(name, str(err), section)]
     return run
 
 
@@ -182,6 +187,7 @@ def write_test(target: AuditTarget) -> list[CheckResult]:
     client = CustomerIO(site_id, track_key, host=host, port=port, region=region, retries=2,
                         timeout=target.endpoints.timeout)
     del site_id, track_key
+    trust = None
     if target.endpoints.ca_bundle:
         # requests lets REQUESTS_CA_BUNDLE override a session's `verify`, and the package's calls take no
         # `verify`: read the proxy settings once, then stop the environment from replacing the CA.
@@ -190,7 +196,8 @@ def write_test(target: AuditTarget) -> list[CheckResult]:
         session = client.http
         session.proxies.update(requests.utils.get_environ_proxies(client.base_url))
         session.trust_env = False
-        session.verify = target.endpoints.ca_bundle
+        trust = cio.TrustBundle(target.endpoints.ca_bundle)  # the default store and the bundle, as for the probes
+        session.verify = str(trust.path)
     profile = f"golive-audit-{uuid.uuid4().hex[:12]}"
     step = "identify"
     try:
@@ -205,20 +212,25 @@ def write_test(target: AuditTarget) -> list[CheckResult]:
         return [failed(name, f"{step} of test profile {profile} failed ({status}){left}", SECTION)]
     finally:
         client.close()
+        if trust is not None:
+            trust.close()
     return [passed(name, f"identified and deleted test profile {profile}", SECTION)]
 
 
 def connectivity_checks(target: AuditTarget) -> list[Check]:
     return [Check("customerio-track-api", SECTION, _guard("customerio-track-api", SECTION,
-                                                          lambda: track_check(target))),
-            Check("customerio-app-api", SECTION, _guard("customerio-app-api", SECTION, lambda: app_check(target)))]
+                                                          lambda: track_check(target), target, "track-api-key")),
+            Check("customerio-app-api", SECTION, _guard("customerio-app-api", SECTION, lambda: app_check(target),
+                                                        target, "app-api-key"))]
 
 
 def checks(target: AuditTarget) -> list[Check]:
     found = [*connectivity_checks(target),
              Check("customerio-can-spam", SPAM_SECTION,
-                   _guard("customerio-can-spam", SPAM_SECTION, lambda: can_spam_check(target)))]
+                   _guard("customerio-can-spam", SPAM_SECTION, lambda: can_spam_check(target), target,
+                          "app-api-key"))]
     if target.write_test:
         found.append(Check("customerio-write-test", SECTION,
-                           _guard("customerio-write-test", SECTION, lambda: write_test(target))))
+                           _guard("customerio-write-test", SECTION, lambda: write_test(target), target,
+                                  "track-api-key")))
     return found

@@ -1,4 +1,4 @@
-"""What one audit check found: `[PASS|FAIL|WARN] name: detail`, as the checklist's audit prints it."""
+"""What one audit check found: `[PASS|FAIL|WARN|SKIP] name: detail`, as the checklist's audit prints it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ class Status(enum.Enum):
     PASS = "PASS"
     WARN = "WARN"
     FAIL = "FAIL"
+    SKIP = "SKIP"  # not run, at the command line's request; the detail says why
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class CheckResult:
     status: Status
     detail: str
     section: str = ""  # the checklist section, e.g. "§1 credentials"
+    policy: str = ""  # the catalog policy whose level bounds the status (golive/audit/levels.py); "" for none
 
     def line(self) -> str:
         return f"[{self.status.value}] {self.name}: {self.detail}"
@@ -37,6 +39,10 @@ def warned(name: str, detail: str, section: str = "") -> CheckResult:
 
 def failed(name: str, detail: str, section: str = "") -> CheckResult:
     return CheckResult(name, Status.FAIL, detail, section)
+
+
+def skipped(name: str, detail: str, section: str = "") -> CheckResult:
+    return CheckResult(name, Status.SKIP, detail, section)
 
 
 @dataclass(frozen=True)

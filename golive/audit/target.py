@@ -28,11 +28,11 @@ class Endpoints:
 
     aws_url: str | None = None
     aws_region: str | None = None
-    dns_server: str | None = None  # an IP address; None: the system's resolver
+    dns_server: str | None = None  # an IP address (--dns-server's host name resolved); None: the system's resolver
     dns_port: int = 53
     track_url: str | None = None  # None: the region's Track API host
     api_url: str | None = None  # None: the region's App API host
-    ca_bundle: str | None = None  # a CA file to trust for Customer.io (private setups, tests)
+    ca_bundle: str | None = None  # CA certificates trusted for Customer.io besides the default store
     timeout: float = 5.0  # seconds for any one network call
 
 
@@ -57,9 +57,30 @@ class AuditTarget:
     postal_address: str | None
     write_test: bool = False
     endpoints: Endpoints = field(default_factory=Endpoints)
+    skipped_comparisons: tuple[str, ...] = ()  # environments --no-staging took out of compare_environments
+    # The command line's options that locate the stack (golive.suggest.given), for the fixes it prints.
+    options: dict[str, str | list[str]] = field(default_factory=dict)
 
     def secret_name(self, environment: str, kind: str) -> str:
         return f"customerio/{environment}/{kind}"
+
+    def golive(self, *words: str) -> str:
+        """A golive command line for this stack, with the options that found it here (golive/suggest.py)."""
+        from .. import suggest
+
+        accepts = {"credentials": suggest.CREDENTIALS, "rollout": suggest.ROLLOUT}[words[0]]
+        return suggest.golive(words, {"stack": self.stack, **self.options}, accepts)
+
+    def credentials(self, action: str, kind: str) -> str:
+        """`golive credentials ACTION customerio/<environment>/<kind> --stack ...`: the secret by its name
+        (what `credentials` writes to) and the stack, which gives the region and the comparisons."""
+        return self.golive("credentials", action, self.secret_name(self.environment, kind))
+
+    def aws(self, *words: str) -> str:
+        """An `aws` CLI command line aimed at the region and endpoint the audit used."""
+        from .. import suggest
+
+        return suggest.aws(words, region=self.endpoints.aws_region, endpoint=self.endpoints.aws_url)
 
 
 def _value(values: dict[str, str], key: str) -> str | None:
@@ -93,10 +114,16 @@ def load_outputs(path: str | None) -> dict[str, Any]:
     return loaded
 
 
+# The environment a production stack's keys are compared with unless --compare-with says otherwise.
+STAGING = "staging"
+
+
 def build(stack: str, values: dict[str, str], where: str, *, outputs: dict[str, Any] | None = None,
           region: str | None = None, compare_with: list[str] | None = None, write_test: bool = False,
-          endpoints: Endpoints | None = None) -> AuditTarget:
-    """`values` is the stack config as golive.project.load_stack_config gives it ("golive:key" -> text)."""
+          endpoints: Endpoints | None = None, no_staging: bool = False,
+          options: dict[str, str | list[str]] | None = None) -> AuditTarget:
+    """`values` is the stack config as golive.project.load_stack_config gives it ("golive:key" -> text).
+    `no_staging`: staging's keys are out of reach (another account); the comparison with it is skipped."""
     outputs = outputs or {}
 
     def required(key: str) -> str:
@@ -121,8 +148,13 @@ def build(stack: str, values: dict[str, str], where: str, *, outputs: dict[str, 
         raise TargetError("--outputs: secretArns: expected an object of credential kind to ARN")
     secret_ids = {kind: str(arns.get(kind) or f"customerio/{environment}/{kind}") for kind in catalog.CREDENTIAL_KINDS}
     production = _is_production(stack) or _is_production(environment)
+    skipped: tuple[str, ...] = ()
+    if no_staging and compare_with is not None and STAGING in compare_with:
+        raise TargetError(f"--no-staging and --compare-with {STAGING} contradict each other: give one of them")
     if compare_with is None:
-        compare_with = ["staging"] if production and environment != "staging" else []
+        compare_with = [STAGING] if production and environment != STAGING else []
+        if no_staging and compare_with:
+            compare_with, skipped = [], (STAGING,)
     return AuditTarget(
         stack=stack,
         environment=environment,
@@ -143,6 +175,8 @@ def build(stack: str, values: dict[str, str], where: str, *, outputs: dict[str, 
         postal_address=_value(values, "postalAddress"),
         write_test=write_test,
         endpoints=endpoints or Endpoints(),
+        skipped_comparisons=skipped,
+        options=dict(options or {}),
     )
 
 
