@@ -7,11 +7,17 @@ stack's `rolloutParameter` output); the command reads and writes it through boto
   current stage passed, no alarm of a rollback trigger of the current or next stage in ALARM, when
   leaving 0 in a production stack the staging gate (staging's own flag at 100), and the production
   smoke test (`golive smoke`'s checks). Every failing gate is named in the one refusal line.
-- `set STAGE` jumps to a stage (the plan's "resume from 10%" after a rollback). Lower is always
-  allowed; higher runs the same gates as advance except the dwell time.
+- `set STAGE` sets a stage. Lower is always allowed, at once. Higher is one stage, after the same
+  gates as advance (dwell time included): `set` is not a way around the plan's pace. `--force` (with
+  a `--reason`, recorded in the flag's history as `set --force`) lifts the pace only - more than one
+  stage up, no dwell time, as the plan's "resume from 10%" after a rollback needs - and never the
+  trigger-alarm, staging and smoke gates. A flag holding a value outside the plan counts as 0.
 - `rollback` sets 0 at once, whatever the gates say, and prints the checklist's follow-up steps.
 - `history` lists the versions SSM keeps: who, when, from, to, and what golive recorded.
-- `status` shows the stage, since when, what comes next, and the current triggers' alarm states.
+- `status` shows the stage, since when, what comes next, and the current triggers' alarm states; a
+  flag holding a value outside the plan is reported with how to recover, and exits 1.
+
+Every golive command a message suggests is a complete command line for the stack (golive/suggest.py).
 
 There is no option to skip the smoke test from the command line: a stack that cannot run it
 (staging without Customer.io keys, say) drops `smoke` from `golive:rollout.gates`, a reviewed
@@ -24,6 +30,7 @@ writer is undone before the refusal (store.py).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -65,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gated.add_argument("--region", choices=("us", "eu"), help="Customer.io region for the smoke test")
     gated.add_argument("--customerio-track-url", help="Track API base URL (default: the region's)")
     gated.add_argument("--customerio-api-url", help="App API base URL (default: the region's)")
-    gated.add_argument("--ca-bundle", help="extra CA file to trust for Customer.io (verification stays on)")
+    gated.add_argument("--ca-bundle", metavar="FILE",
+                       help="PEM CA certificates to trust for Customer.io in addition to the default store")
     formats = argparse.ArgumentParser(add_help=False)
     formats.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -73,8 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("advance", parents=[common, writing, gated], help="move one stage, after the plan's gates")
     actions.add_parser("rollback", parents=[common, writing], help="set 0 at once; prints the follow-up steps")
     stage = actions.add_parser("set", parents=[common, writing, gated],
-                               help="set a stage (lower at once; higher after the gates but the dwell time)")
+                               help="set a stage (lower at once; one stage higher after the same gates as advance)")
     stage.add_argument("stage", metavar="STAGE", help="0, internal, 10, 50 or 100")
+    stage.add_argument("--force", action="store_true",
+                       help="go more than one stage up, or before the dwell time; needs --reason (recorded in "
+                            "history); the trigger-alarm, staging and smoke gates still apply")
     history = actions.add_parser("history", parents=[common, formats], help="the flag's versions: who, when, from, to")
     history.add_argument("--limit", type=int, help="only the newest N versions")
 
@@ -108,14 +119,23 @@ class Context:
 
         return Flag(self.client("ssm"), self.flag_name, self.plan, timeout=self.timeout)
 
+    def golive(self, *words: str) -> str:
+        """A `golive rollout ...` command line for this stack, as complete as this command's own."""
+        from .. import suggest
+
+        accepts = suggest.ROLLOUT_GATED if words[:1] in (("advance",), ("set",)) else suggest.ROLLOUT
+        return suggest.golive(("rollout", *words), suggest.given(self.args), accepts)
+
 
 def context(args: argparse.Namespace) -> Context:
     from ..audit.target import load_outputs
     from ..project import load_project, load_stack_config
     from .plan import from_stack_config
 
-    if args.timeout <= 0:
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise Refused(f"--timeout {args.timeout:g}: expected a positive number of seconds")
+    if getattr(args, "force", False) and not (args.reason or "").strip():
+        raise Refused("--force needs --reason: say why the plan's pace is set aside (history keeps it)")
     project = load_project(args.program_dir)
     config = load_stack_config(project, args.stack, require_file=True)
     where = config.file.name if config.file else f"Pulumi.{args.stack}.yaml"
@@ -143,9 +163,24 @@ def run(args: argparse.Namespace) -> int:
 # --- reading ------------------------------------------------------------------------------------------
 
 
-def _not_a_stage(ctx: Context, value: str) -> Refused:
+def _recovery(ctx: Context, versions: Sequence[Any]) -> list[str]:
+    """How to put a stage back in a flag that holds something else: roll back to 0 at once, or return
+    to the stage that stood before (a jump from 0, as the value counts, so forced and gated)."""
+    zero = ctx.plan.stages[0]
+    ways = [f"`{ctx.golive('rollback')}` sets {zero} at once"]
+    before = next((v.value for v in reversed(versions[:-1]) if v.action != "lost" and ctx.plan.is_stage(v.value)),
+                  None)
+    if before is not None and before != zero:
+        reason = f"restore {before} after the flag held a value outside the plan"
+        ways.append(f"`{ctx.golive('set', before, '--force', '--reason', reason)}` returns to {before}, "
+                    "the stage before it, after the gates")
+    return ways
+
+
+def _not_a_stage(ctx: Context, versions: Sequence[Any]) -> Refused:
+    value = versions[-1].value
     return Refused(f"{ctx.flag_name} holds {value!r}, which is not a rollout stage ({', '.join(ctx.plan.stages)}): "
-                   "put one back with `golive rollout set STAGE` or `golive rollout rollback`")
+                   + "; or ".join(_recovery(ctx, versions)))
 
 
 def _who(version: Any) -> str:
@@ -161,7 +196,8 @@ def _when(moment: datetime | None) -> str:
 def _what(version: Any) -> str:
     if version.action is None:
         return ""
-    return version.action + (f": {version.reason}" if version.reason else "")
+    action = "set --force" if version.action == "force" else version.action
+    return action + (f": {version.reason}" if version.reason else "")
 
 
 def status(ctx: Context) -> int:
@@ -171,7 +207,7 @@ def status(ctx: Context) -> int:
     versions = flag.history()
     head = versions[-1]
     if not plan.is_stage(head.value):
-        raise _not_a_stage(ctx, head.value)
+        return _status_not_a_stage(ctx, versions)
     now = _now()
     since = gates.stage_since(versions)
     following = plan.next_stage(head.value)
@@ -184,7 +220,7 @@ def status(ctx: Context) -> int:
     waited = (now - since).total_seconds() if since else None
     left = plan.dwell(head.value).total_seconds() - (waited or 0)
     report = {
-        "parameter": ctx.flag_name, "stage": head.value, "position": plan.rank(head.value) + 1,
+        "parameter": ctx.flag_name, "stage": head.value, "valid": True, "position": plan.rank(head.value) + 1,
         "stages": list(plan.stages), "version": head.version, "modifiedBy": _who(head),
         "modified": _when(head.modified), "what": _what(head), "since": _when(since),
         "next": following, "dwellMinutesLeft": max(0, round(left / 60)) if following else None,
@@ -205,11 +241,33 @@ def status(ctx: Context) -> int:
     elif left > 0:
         lines.append(f"  next: {following}, in {left / 60:.0f} min (the plan's dwell at {head.value}), after the gates")
     else:
-        lines.append(f"  next: {following}; `golive rollout advance` checks the gates")
+        lines.append(f"  next: {following}; `{ctx.golive('advance')}` checks the gates")
     lines.append(f"  rollback triggers at {head.value}: "
                  + (", ".join(f"{s} {'/'.join(v)}" for s, v in states.items()) or "none (error reports, by people)"))
     print("\n".join(lines))
     return 0
+
+
+def _status_not_a_stage(ctx: Context, versions: Sequence[Any]) -> int:
+    """The status of a flag holding a value outside the plan: what it holds, since when, how to recover;
+    exit 1, as a finding (the command itself worked)."""
+    head = versions[-1]
+    problem = (f"{head.value!r} is not a rollout stage ({', '.join(ctx.plan.stages)}); applications enable "
+               "nobody at it (the flag fails closed)")
+    recover = _recovery(ctx, versions)
+    if ctx.args.format == "json":
+        import json
+
+        print(json.dumps({"parameter": ctx.flag_name, "stage": head.value, "valid": False, "problem": problem,
+                          "recover": [way.split("`")[1] for way in recover], "version": head.version,
+                          "modifiedBy": _who(head), "modified": _when(head.modified), "what": _what(head)},
+                         indent=2))
+        return 1
+    what = f" ({_what(head)})" if _what(head) else ""
+    print("\n".join([f"{ctx.flag_name} = {head.value!r}: {problem}",
+                      f"  version {head.version}, {_when(head.modified)} by {_who(head)}{what}",
+                      *(f"  recover: {way}" for way in recover)]))
+    return 1
 
 
 def history(ctx: Context) -> int:
@@ -250,7 +308,7 @@ def _settled_history(ctx: Context, flag: Any, versions: list[Any]) -> list[Any]:
         if time.monotonic() >= deadline:
             if head.action == "lost":
                 raise Refused(f"{ctx.flag_name} version {head.version} ({head.value}) lost a race and was not undone: "
-                              "put the stage you want with `golive rollout set STAGE`, or roll back")
+                              + "; or ".join(_recovery(ctx, versions)))
             raise Refused(f"{ctx.flag_name} version {head.version} ({head.value!r}, {_when(head.modified)}) has not "
                           "settled: a golive write may still be in flight, or it was written outside golive; "
                           "try again in a few seconds")
@@ -273,7 +331,9 @@ def _gates(ctx: Context, versions: Sequence[Any], target: str, *, check_dwell: b
     results = []
     if check_dwell:
         results.append(gates.dwell(plan, versions, _now()))
-    signals = tuple(dict.fromkeys((*plan.triggers_at(head.value), *plan.triggers_at(target))))
+    # The triggers of every stage from here to the target: a forced jump passes the ones between too.
+    passed = plan.stages[max(plan.rank(head.value), 0):plan.rank(target) + 1]
+    signals = tuple(dict.fromkeys(s for stage in (head.value, *passed) for s in plan.triggers_at(stage)))
     cloudwatch = ctx.client("cloudwatch")
     results.append(gates.alarms(cloudwatch, ctx.environment, signals, ctx.timeout))
     leaving_zero = head.value == plan.stages[0] or not plan.is_stage(head.value)
@@ -319,11 +379,11 @@ def advance(ctx: Context) -> int:
     plan, flag = ctx.plan, ctx.flag()
     versions = flag.history()
     if not plan.is_stage(versions[-1].value):
-        raise _not_a_stage(ctx, versions[-1].value)
+        raise _not_a_stage(ctx, versions)
     versions = _settled_history(ctx, flag, versions)
     head = versions[-1]
     if not plan.is_stage(head.value):
-        raise _not_a_stage(ctx, head.value)
+        raise _not_a_stage(ctx, versions)
     target = plan.next_stage(head.value)
     if target is None:
         raise Refused(f"{ctx.flag_name} is at {head.value}, the last stage: nothing to advance")
@@ -336,25 +396,40 @@ def advance(ctx: Context) -> int:
     return 0
 
 
+def _steps_up(plan: Plan, current: str, target: str) -> int:
+    """How many stages `target` is above `current` (0 or less: not wider); a value outside the plan
+    counts as the first stage, as a race's resolution counts it (store.py)."""
+    return plan.rank(target) - max(plan.rank(current), 0)
+
+
 def set_stage(ctx: Context) -> int:
-    plan, flag, target = ctx.plan, ctx.flag(), ctx.args.stage
+    plan, flag, target, force = ctx.plan, ctx.flag(), ctx.args.stage, ctx.args.force
     versions = flag.history()
     head = versions[-1]
     if head.value == target:
         print(f"{ctx.flag_name} is already at {target}; nothing written")
         return 0
-    widening = target != plan.stages[0] and (not plan.is_stage(head.value) or plan.rank(target) > plan.rank(head.value))
     results = []
-    if widening:
+    if _steps_up(plan, head.value, target) > 0:
         versions = _settled_history(ctx, flag, versions)
         head = versions[-1]
         if head.value == target:
             print(f"{ctx.flag_name} is already at {target}; nothing written")
             return 0
-        results = _gates(ctx, versions, target, check_dwell=False)
+    steps = _steps_up(plan, head.value, target)
+    if steps > 1 and not force:
+        following = plan.next_stage(plan.stages[max(plan.rank(head.value), 0)])
+        raise Refused(f"set {target} refused, {ctx.flag_name} stays {head.value}: {target} is {steps} stages up and "
+                      f"the plan widens one stage at a time: `{ctx.golive('set', str(following))}` (the same gates "
+                      "as advance); to jump, add --force and a --reason, which the flag's history keeps")
+    if steps > 0:
+        results = _gates(ctx, versions, target, check_dwell=not force)
         _refuse_if_failed(ctx, f"set {target}", head.value, results)
-    written = flag.write(target, head, "set", ctx.args.reason)
+    action = "force" if force and steps > 0 else "set"
+    written = flag.write(target, head, action, ctx.args.reason)
     _report(ctx, written, head.value, "set", f"set {target}")
+    if action == "force":
+        print(f"  forced: {ctx.args.reason.strip()} (the pace set aside, recorded in history; the gates held)")
     for result in results:
         print(f"  {result.name}: {result.detail}")
     return 0
@@ -378,8 +453,11 @@ def rollback(ctx: Context) -> int:
         _report_rollback(ctx, written, head.value)
         break
     else:
-        raise Refused(f"{ctx.flag_name} kept changing under five rollback attempts: set it with "
-                      f"`aws ssm put-parameter --name {ctx.flag_name} --value {zero} --overwrite`")
+        from .. import suggest
+
+        command = suggest.aws(("ssm", "put-parameter", "--name", ctx.flag_name, "--value", zero, "--overwrite"),
+                              region=ctx.region, endpoint=ctx.endpoint)
+        raise Refused(f"{ctx.flag_name} kept changing under five rollback attempts: set it with `{command}`")
     _print_steps(ctx)
     if written is not None and written.final.value != zero:
         return 2
@@ -393,7 +471,7 @@ def _report_rollback(ctx: Context, written: Any, before: str) -> None:
     if written.final.value != written.target:
         later = written.final
         print(f"golive: error: version {later.version} came after the rollback and set {later.value}: "
-              "check `golive rollout history` and roll back again if that was not meant", file=sys.stderr)
+              f"check `{ctx.golive('history')}` and roll back again if that was not meant", file=sys.stderr)
 
 
 def _print_steps(ctx: Context) -> None:
@@ -404,5 +482,7 @@ def _print_steps(ctx: Context) -> None:
         hint = ""
         if number == len(steps):
             resume = next(s for s in ctx.plan.stages if s.isdigit() and s != ctx.plan.stages[0])
-            hint = f": `golive rollout set {resume} --stack {ctx.args.stack}` once the fix passed staging"
+            # From 0 that is a jump past the internal stage: forced, with the reason history will show.
+            command = ctx.golive("set", resume, "--force", "--reason", f"resume from {resume} after the fix")
+            hint = f": `{command}` once the fix passed staging (the gates still apply)"
         print(f"  {number}. {step}{done}{hint}")

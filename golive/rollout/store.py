@@ -31,7 +31,8 @@ compare-and-set on the version, checked after the fact:
 
 So two advances from the same stage cannot both move it (the loser ends as a refusal, the flag one
 stage on), an advance racing a rollback cannot undo it, and no sequence of writes moves the flag
-more than one stage up from a value that stood. moto does not serialize a parameter's writes the way
+more than one stage up from a value that stood, except a `set --force`, labelled `force` with its
+reason, which a person asked for by name. moto does not serialize a parameter's writes the way
 SSM does; the race tests give it the lock SSM has (tests/golive/test_rollout_command.py).
 
 Labels (LabelParameterVersion) record what golive did, as `golive-<action>-v<version>[.<reason>]`;
@@ -56,8 +57,8 @@ from .plan import Plan
 SETTLE = timedelta(seconds=10)
 SETTLE_WAIT = 3.0  # seconds a widening write waits for a labeller in flight before refusing
 RESOLVE_ATTEMPTS = 5
-ACTIONS = ("auto-rollback", "advance", "set", "rollback", "undo", "duplicate", "lost")
-_LABEL = re.compile(r"^golive-(auto-rollback|advance|set|rollback|undo|duplicate|lost)-v(\d+)(?:\.(.*))?$")
+ACTIONS = ("auto-rollback", "advance", "set", "force", "rollback", "undo", "duplicate", "lost")
+_LABEL = re.compile(rf"^golive-({'|'.join(ACTIONS)})-v(\d+)(?:\.(.*))?$")
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 _MAX_LABEL = 100
 
@@ -94,7 +95,7 @@ class Version:
 
     @property
     def action(self) -> str | None:
-        """What golive did in this version (`advance`, `set`, `rollback`, `auto-rollback`, `undo`, `lost`)."""
+        """What golive did in this version (`advance`, `set`, `force`, `rollback`, `auto-rollback`, `undo`, `lost`)."""
         match = self._label()
         return match[1] if match else None
 

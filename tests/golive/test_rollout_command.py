@@ -26,6 +26,7 @@ from golive.rollout import command
 from golive.rollout.store import label_for
 from tests.fakes.aws_seed import PROD, REGION, STAGING, Seed, seed
 from tests.fakes.customerio import CustomerIoStandIn
+from tests.fakes.printed import assert_runnable
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAG = "/customerio/production/rollout"
@@ -123,6 +124,13 @@ def never_skips(values: list[str]) -> bool:
     return all(stages.index(b) <= stages.index(a) + 1 for a, b in itertools.pairwise(values))
 
 
+
+
+def runnable(world: World, text: str) -> list[Any]:
+    """Every golive command in `text` parses as golive reads it and names this stack as the test's own
+    command line found it."""
+    return assert_runnable(text, stack="production", program_dir=str(world.program), aws_endpoint=world.aws.url,
+                           aws_region=REGION)
 
 
 def refused(code: int, err: str, *fragments: str) -> None:
@@ -318,18 +326,56 @@ def test_set_lower_needs_no_gate(world, capsys):
     assert history_values(world)[-1] == ("10", "set")
 
 
-def test_set_higher_runs_the_gates_but_not_the_dwell_time(world, capsys):
-    world.put("0", action="rollback")
-    world.alarm("api_error_rate")
+def test_set_more_than_one_stage_up_is_refused_without_force(world, capsys, monkeypatch):
+    later(monkeypatch, 61)  # every gate holds: only the size of the step refuses
+    for target in ("100", "50", "10"):
+        code, _, err = rollout(world, capsys, "set", target)
+        refused(code, err, f"set {target} refused", "stays 0", "one stage at a time")
+        assert [a.stage for a in runnable(world, err)] == ["internal"]
+    assert world.version() == 1 and world.value() == "0"
+    world.put("10")
+    refused(*rollout(world, capsys, "set", "100")[::2], "set 100 refused", "stays 10", "2 stages up",
+            "`golive rollout set 50 --stack production")
+    assert world.value() == "10"
+
+
+def test_set_one_stage_up_runs_the_same_gates_as_advance(world, capsys, monkeypatch):
+    world.put("internal")
     before = world.version()
-    refused(*rollout(world, capsys, "set", "10")[::2], "set 10 refused", "stays 0", "api_error_rate")
+    refused(*rollout(world, capsys, "set", "10")[::2], "set 10 refused", "stays internal",
+            "has been at internal for 0 min")  # the dwell time, as advance
+    later(monkeypatch, 61)
+    world.alarm("api_error_rate")
+    refused(*rollout(world, capsys, "set", "10")[::2], "set 10 refused", "api_error_rate is a rollback trigger")
     assert world.version() == before
     world.alarm("api_error_rate", "OK")
-    code, out, err = rollout(world, capsys, "set", "10")  # the plan's "resume staged rollout from 10%"
+    code, out, err = rollout(world, capsys, "set", "10")
     assert code == 0, err
-    assert world.value() == "10" and "dwell" not in out
+    assert world.value() == "10" and "dwell: at internal for" in out and "smoke:" in out
     code, out, _ = rollout(world, capsys, "set", "10")
     assert code == 0 and "already at 10; nothing written" in out and world.version() == before + 1
+
+
+def test_set_force_jumps_past_the_pace_never_past_the_gates_and_history_says_why(world, capsys):
+    world.put("0", action="rollback")
+    before = world.version()
+    code, _, err = rollout(world, capsys, "set", "10", "--force")
+    refused(code, err, "--force needs --reason")
+    world.alarm("api_error_rate")
+    refused(*rollout(world, capsys, "set", "10", "--force", "--reason", "fix deployed")[::2], "set 10 refused",
+            "api_error_rate is a rollback trigger")
+    world.cio.revoke_app(PROD["app-api-key"])
+    world.alarm("api_error_rate", "OK")
+    refused(*rollout(world, capsys, "set", "10", "--force", "--reason", "fix deployed")[::2],
+            "smoke test failed: customerio-app-api")
+    assert world.version() == before
+    world.cio.allow_app(PROD["app-api-key"])
+    code, out, err = rollout(world, capsys, "set", "10", "--force", "--reason", "fix deployed")
+    assert code == 0, err
+    assert f"set {FLAG}: 0 -> 10" in out and "forced: fix deployed" in out and "dwell" not in out
+    assert history_values(world)[-1] == ("10", "force")
+    code, out, _ = rollout(world, capsys, "history", "--format", "json")
+    assert json.loads(out)["versions"][-1]["what"] == "set --force: fix-deployed"
 
 
 def test_rollback_sets_zero_at_once_and_prints_the_follow_up(world, capsys):
@@ -341,7 +387,10 @@ def test_rollback_sets_zero_at_once_and_prints_the_follow_up(world, capsys):
     assert f"rolled back {FLAG}: 50 -> 0" in out
     assert "1. Set feature flag to 0% (immediate - no deploy needed) [done]" in out
     assert "2. Pause all active campaigns in Customer.io dashboard" in out
-    assert "5. Resume staged rollout from 10%: `golive rollout set 10 --stack production`" in out
+    assert "5. Resume staged rollout from 10%: `golive rollout set 10 --stack production" in out
+    resume = runnable(world, out)[0]
+    assert (resume.action, resume.stage, resume.force, resume.reason) == ("set", "10", True,
+                                                                          "resume from 10 after the fix")
     assert world.value() == "0" and history_values(world)[-1] == ("0", "rollback")
     before = world.version()
     code, out, _ = rollout(world, capsys, "rollback")
@@ -360,12 +409,27 @@ def test_a_stack_without_a_flag(world, capsys, action):
 
 
 def test_a_flag_holding_a_value_that_is_not_a_stage(world, capsys, monkeypatch):
+    world.put("10")
     world.put("25", action=None)
     later(monkeypatch, 61)
     before = world.version()
-    for action in ("status", "advance"):
-        refused(*rollout(world, capsys, action)[::2], f"{FLAG} holds '25', which is not a rollout stage",
-                "golive rollout set STAGE")
+    # status reports it, as a finding: exit 1, the value, and how to recover (complete commands)
+    code, out, err = rollout(world, capsys, "status")
+    assert (code, err) == (1, "")
+    assert f"{FLAG} = '25': '25' is not a rollout stage (0, internal, 10, 50, 100)" in out
+    recover = runnable(world, out)
+    assert [(a.action, a.stage if a.action == "set" else None) for a in recover] == [("rollback", None),
+                                                                                    ("set", "10")]
+    assert recover[1].force and recover[1].reason
+    code, out, _ = rollout(world, capsys, "status", "--format", "json")
+    report = json.loads(out)
+    assert (code, report["stage"], report["valid"]) == (1, "25", False)
+    assert report["recover"][0].startswith("golive rollout rollback --stack production")
+    # advance refuses it, with the same ways back
+    code, _, err = rollout(world, capsys, "advance")
+    refused(code, err, f"{FLAG} holds '25', which is not a rollout stage", "`golive rollout rollback --stack "
+            "production")
+    runnable(world, err)
     assert world.version() == before
     code, out, _ = rollout(world, capsys, "rollback")  # what the message says to do, and it repairs the flag
     assert code == 0 and "25 -> 0" in out and world.value() == "0"
@@ -390,6 +454,13 @@ def test_a_stack_without_a_stack_file(world, capsys):
     argv[argv.index("production")] = "prod-eu"
     code = cli.main(argv)
     refused(code, capsys.readouterr().err, "no Pulumi.prod-eu.yaml")
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds(world, capsys, timeout):
+    argv = world.argv("status")
+    argv[argv.index("--timeout") + 1] = timeout
+    refused(cli.main(argv), capsys.readouterr().err, f"--timeout {timeout}: expected a positive number")
 
 
 def test_a_malformed_plan_in_stack_config(world, capsys):
