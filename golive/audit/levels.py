@@ -10,11 +10,9 @@ check that could not look (a timeout, a refused query) is bounded the same way, 
 not see is at worst a finding of its policy. A lowered line says why at the end of its detail.
 
 Lines with no catalog policy keep their own status in production. Each has a checklist item that is
-Required, or none, which the audit's FAIL agrees with:
-- `customerio-track-api`: §6 smoke test, Track API connectivity (the checklist's script exits 1);
+Required, which the audit's FAIL agrees with:
 - `customerio-can-spam`, `customerio-postal-address`: §3 unsubscribe link and physical address,
   "Required (CAN-SPAM)";
-- `customerio-write-test`: the §2 audit script's Track API write, a failure there;
 - `route53 match`: the hosted zone could not be compared at all (§3 sending domain verified, Required).
 `golive smoke` is not bounded: it is the checklist's §6 script, which fails on any failure.
 """
@@ -44,13 +42,17 @@ POLICY_BY_LINE: dict[str, str] = {
     # Link tracking must point at the account's region's host: the region item.
     "link tracking": "customerio-region",
     "route53 link tracking": "customerio-region",
+    # The Track and App API probes prove the production keys the §1 items ask for.
+    "customerio-track-api": "customerio-track-api-credentials",
+    "customerio-write-test": "customerio-track-api-credentials",
     "customerio-app-api": "customerio-app-api-key",
 }
 # Lines with no catalog policy (module docstring): their own status stands.
-OWN_LEVEL: frozenset[str] = frozenset({"customerio-track-api", "customerio-can-spam", "customerio-postal-address",
-                                       "customerio-write-test", "route53 match"})
-_PER_KIND = {"secret": "customerio-credentials-in-secrets-manager", "rotation schedule": "customerio-secret-rotation",
-             "key age": "customerio-secret-rotation", "rotation progress": "customerio-secret-rotation"}
+OWN_LEVEL: frozenset[str] = frozenset({"customerio-can-spam", "customerio-postal-address", "route53 match"})
+_PER_KIND = {"rotation schedule": "customerio-secret-rotation", "key age": "customerio-secret-rotation",
+             "rotation progress": "customerio-secret-rotation"}
+_SECRET = {"site-id": "customerio-track-api-credentials", "track-api-key": "customerio-track-api-credentials",
+           "app-api-key": "customerio-app-api-key"}
 
 
 def policy_for(name: str) -> str | None:
@@ -63,8 +65,8 @@ def policy_for(name: str) -> str | None:
     if kind in catalog.CREDENTIAL_KINDS:
         if rest.startswith("differs from "):
             return "customerio-production-keys-distinct"
-        if rest == "secret" and kind == "app-api-key":
-            return "customerio-app-api-key"
+        if rest == "secret":
+            return _SECRET[kind]
         return _PER_KIND.get(rest)
     return None
 

@@ -239,6 +239,8 @@ def test_a_missing_return_path_mx_or_dmarc_is_advice_as_in_the_checklist(world, 
     policies = {c["name"]: c["policy"] for c in report["checks"]}
     assert (policies["return-path mx"], policies["dmarc"], policies["spf"]) == (
         "email-return-path", "email-dmarc-record", "email-spf-record")
+    assert policies["site-id secret"] == policies["customerio-track-api"] == "customerio-track-api-credentials"
+    assert policies["customerio-can-spam"] is None
 
 
 def test_every_audit_line_takes_its_level_from_its_catalog_policy(world, capsys):
