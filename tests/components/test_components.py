@@ -140,9 +140,9 @@ def test_missing_required_key_is_named():
 
 
 def readme_spf_includes() -> list[str]:
-    """The README's own `golive:spfIncludes` example, in its order, verbatim."""
+    """The documented `golive:spfIncludes` example (docs/deploy.md), in its order, verbatim."""
     found = re.findall(r"pulumi config set --path 'golive:spfIncludes\[(\d+)\]' (\S+)",
-                       (ROOT / "README.md").read_text())
+                       (ROOT / "docs" / "deploy.md").read_text())
     return [value for _, value in sorted(found, key=lambda item: int(item[0]))]
 
 
