@@ -14,6 +14,9 @@ $(VENV)/.installed: requirements.txt policies/requirements.txt pyproject.toml Ma
 	# (setuptools, pinned, warns that the mode is transitional: hence PYTHONWARNINGS.)
 	PYTHONWARNINGS=ignore $(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
 		--config-settings editable_mode=compat -e .
+	# compat mode puts only this folder on the path; the checklist core (installed as `checklist` by a
+	# plain `pip install .`) lives in policies/, which gets a .pth line of its own the same way.
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "golive-checklist.pth").write_text(str(pathlib.Path("policies").resolve()) + "\n")'
 	# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every run would otherwise recompile (20-45 ms).
 	$(BIN)/python -m compileall -q golive policies/checklist components
 	touch $@
@@ -40,10 +43,12 @@ check: setup
 
 test: setup nsd
 	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports --no-cache  # the import layers of pyproject.toml's [tool.importlinter]
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports --no-cache
 
 bench: setup nsd
 	$(BIN)/python -m bench

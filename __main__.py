@@ -3,6 +3,7 @@
 import pulumi
 import pulumi_aws as aws
 
+from checklist import catalog
 from components import (
     AutoRollback,
     AutoRollbackArgs,
@@ -16,7 +17,6 @@ from components import (
     SendingDomainArgs,
     settings,
 )
-from components._checklist import catalog
 
 cfg = settings.load()
 

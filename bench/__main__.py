@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.synthetic import synthetic_graph
+from checklist import catalog
+from golive import policyconfig
+from golive.analyzer import AnalyzerSession
+from golive.packfolder import PACK_DIR
 
-from bench.synthetic import synthetic_graph  # noqa: E402
-from golive import policyconfig  # noqa: E402
-from golive.analyzer import AnalyzerSession  # noqa: E402
-from golive.pack import PACK_DIR, catalog  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CHECKOV_VENV = ROOT / ".bench" / "checkov-venv"
 CHECKOV_VERSION = "3.3.30"

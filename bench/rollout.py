@@ -15,13 +15,8 @@ import time
 import uuid
 from collections.abc import Callable
 from hashlib import md5
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from golive.rollout import should_use_cio  # noqa: E402
+from golive.rollout import should_use_cio
 
 GOAL = 1.6
 IDS = 100_000

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ._checklist import catalog
+from checklist import catalog
+
 from .validate import InputError, require_number
 
 NAMESPACE = catalog.METRIC_NAMESPACE

@@ -24,7 +24,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ._checklist import catalog
+from checklist import catalog
+
 from ._lambda import execution_role, python_function
 from .validate import InputError
 

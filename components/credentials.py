@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ._checklist import catalog
+from checklist import catalog
+
 from .validate import require_choice, require_int_range
 
 

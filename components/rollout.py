@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from ._checklist import catalog
+from checklist import catalog
 
 
 class RolloutFlag(pulumi.ComponentResource):

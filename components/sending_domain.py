@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ._checklist import catalog, emailauth
+from checklist import catalog, emailauth
+
 from .validate import InputError, require_choice, require_domain
 
 

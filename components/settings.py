@@ -8,10 +8,10 @@ from typing import Any
 
 import pulumi
 
-from golive.rollout.plan import Plan, PlanError
-from golive.rollout.plan import parse as parse_rollout_plan
+from checklist import catalog
+from checklist.plan import Plan, PlanError
+from checklist.plan import parse as parse_rollout_plan
 
-from ._checklist import catalog
 from .sending_domain import DmarcArgs
 from .validate import (
     InputError,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from ._checklist import emailauth
+from checklist import emailauth
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")

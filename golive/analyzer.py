@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -52,7 +52,7 @@ from . import _proto
 from .errors import GoliveError
 from .exits import wait_exited
 from .graph import STACK_TYPE, ResourceGraph, ResourceNode
-from .policyconfig import ConfigError, PolicyConfig, configure_request, reconcile
+from .policyconfig import ConfigError, PackInfo, PolicyConfig, PolicyInfo, configure_request, reconcile
 from .wire import engine_view
 
 if TYPE_CHECKING:
@@ -123,37 +123,6 @@ class PackPython:
     executable: str
     virtualenv: Path | None  # activated for the pack when not None
     note: str  # for the report: which interpreter ran the pack, and why
-
-
-@dataclass(frozen=True)
-class PolicyInfo:
-    name: str
-    description: str
-    enforcement_level: str
-    severity: str  # low|medium|high|critical, "" when the policy names none
-    policy_type: str  # resource|stack, "" when the pack does not say
-    config_schema: dict[str, Any] = field(default_factory=dict)  # the schema's `properties`
-    required: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    remediation_steps: str = ""
-    url: str = ""
-    display_name: str = ""
-
-
-@dataclass(frozen=True)
-class PackInfo:
-    name: str
-    version: str
-    description: str
-    supports_config: bool
-    policies: tuple[PolicyInfo, ...]  # sorted by name, as the engine sorts them
-    initial_config: dict[str, PolicyConfig] = field(default_factory=dict)
-    display_name: str = ""
-    tags: tuple[str, ...] = ()
-    repository: str = ""
-
-    def policy(self, name: str) -> PolicyInfo | None:
-        return next((p for p in self.policies if p.name == name), None)
 
 
 @dataclass(frozen=True)

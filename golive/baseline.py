@@ -135,7 +135,7 @@ def check_writable(path: str) -> None:
 def write(path: str, findings: Iterable[Finding], project: str, stack: str,
           kept: Iterable[dict[str, Any]] = ()) -> None:
     """Whole or not at all: a temporary file beside it, then a rename."""
-    from .cli import write_output
+    from .output import write_output
 
     check_writable(path)
     write_output(dumps(findings, project, stack, kept), path)

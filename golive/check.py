@@ -18,11 +18,13 @@ import argparse
 import queue
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import policyconfig
-from .cli import UsageError, write_output
+from .errors import UsageError
+from .output import write_output
 from .program import prepare_program
 
 if TYPE_CHECKING:
@@ -33,6 +35,25 @@ if TYPE_CHECKING:
 
 
 def run(args: argparse.Namespace) -> int:
+    """`golive check` as the command line gives it: the report to --output or standard output."""
+    return _run(args, lambda report: write_output(report, args.output))
+
+
+def json_report(program_dir: str, stack: str, *, policy_pack: str, policy_pack_config: str | None,
+                config: Sequence[str] = (), invoke_results: str | None = None, timeout: float = 300.0) -> dict:
+    """The JSON report of a program's check, as `golive check --format json` writes it (for `golive waivers check`)."""
+    import json
+
+    args = argparse.Namespace(program_dir=program_dir, stack=stack, policy_pack=policy_pack,
+                              policy_pack_config=policy_pack_config, format="json", output=None, config=list(config),
+                              invoke_results=invoke_results, timeout=timeout, state=None, baseline=None,
+                              write_baseline=None)
+    written: list[str] = []
+    _run(args, written.append)  # its exit status is the findings'; the caller judges the report itself
+    return json.loads(written[0])
+
+
+def _run(args: argparse.Namespace, write: Callable[[str], None]) -> int:
     pack_dir = Path(args.policy_pack)
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
         raise UsageError(f"--policy-pack {pack_dir}: no PulumiPolicy.yaml there")
@@ -78,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         report = render(args.format, result)
         if notes:
             report = _annotate(args.format, report, notes)
-        write_output(report, args.output)
+        write(report)
         if notes.missing_stack_file and (args.output or args.format not in ("text", "markdown")):
             # Where the report does not say it in words on the terminal, standard error does.
             print(f"golive: note: {notes.missing_stack_file_line()}", file=sys.stderr)
@@ -281,8 +302,9 @@ class _Follower:
         self._error: BaseException | None = None
 
     def start(self, stack: ResourceGraph) -> None:
+        from checklist import catalog
+
         from .analyzer import AnalyzerSession
-        from .pack import catalog
 
         # The engine never tells a pack where its config came from; golive knows, and the pack's
         # findings about the config name the file.

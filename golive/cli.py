@@ -10,42 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import GoliveError
+from .errors import GoliveError, UsageError
+from .packfolder import PACK_DIR as DEFAULT_PACK
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PACK = REPO_ROOT / "policies"
 FORMATS = ("text", "json", "sarif", "junit", "markdown")
-
-
-class UsageError(GoliveError):
-    """Bad input from the command line; the message names the argument or file."""
-
-
-def write_output(text: str, path: str | None) -> None:
-    """Write a report whole or not at all: a temporary file in the same folder, then a rename."""
-    if path is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise UsageError(f"--output {path}: folder {target.parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UsageError(f"{path}: cannot write there: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):  # a folder by that name, a full disk: one line, not a traceback
-            raise UsageError(f"{path}: cannot write: {err.strerror or err}") from None
-        raise
 
 
 DESCRIPTION = ("The Customer.io go-live checklist as a Pulumi policy pack: check a program or a stack's state "
@@ -236,6 +207,7 @@ def _fingerprints(args: argparse.Namespace) -> int:
     import json
 
     from . import fingerprints
+    from .output import write_output
 
     found = fingerprints.collect(args.environment or args.stack, endpoint_url=args.aws_endpoint,
                                  region=args.aws_region)

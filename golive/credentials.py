@@ -37,10 +37,11 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from checklist import catalog
+
 from . import customerio
 from .errors import GoliveError
 from .fingerprints import BOTO_CONFIG, secret_name
-from .pack import catalog
 from .project import load_project, load_stack_config
 
 KINDS = catalog.CREDENTIAL_KINDS

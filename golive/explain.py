@@ -20,6 +20,9 @@ import textwrap
 from datetime import timedelta
 from typing import Any
 
+from checklist.model import Stack
+from checklist.recognize import is_production, production
+
 from .waivers import (
     PACK_NAME,
     catalog,
@@ -34,10 +37,6 @@ from .waivers import today as waivers_today
 
 _WIDTH = 100
 SUGGESTED_DAYS = 30
-
-# Only after golive.waivers (imported above) has put policies/ on sys.path, through golive.pack.
-from checklist.model import Stack  # noqa: E402
-from checklist.recognize import is_production, production  # noqa: E402
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
@@ -178,7 +177,7 @@ def explain(policy: str, config_file: str | None = None, stack: str | None = Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import write_output
+    from .output import write_output
 
     write_output(explain(args.policy, args.policy_pack_config, args.stack), None)
     return 0

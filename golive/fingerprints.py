@@ -14,8 +14,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from checklist import catalog
+
 from .errors import GoliveError
-from .pack import catalog
 
 POLICY = "customerio-production-keys-distinct"
 BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .pack import catalog
+from checklist import catalog
 
 NAMESPACE = catalog.METRIC_NAMESPACE
 DIMENSION = catalog.METRIC_DIMENSION

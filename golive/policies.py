@@ -67,7 +67,7 @@ def render_text(data: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cli import write_output
+    from .output import write_output
 
     data = listing()
     write_output(json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else render_text(data), None)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from pulumi.runtime.proto import analyzer_pb2
 
-    from .analyzer import PackInfo, PolicyInfo
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 # GetAnalyzerInfo's conversion injects this into every schema of a pack that supports config.
@@ -50,6 +50,38 @@ class ConfigError(GoliveError):
 class PolicyConfig(NamedTuple):  # not a dataclass: read before the program starts (see project.Project)
     enforcement_level: str  # "" when the entry names none
     properties: dict[str, Any] | None = None
+
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    description: str
+    enforcement_level: str
+    severity: str  # low|medium|high|critical, "" when the policy names none
+    policy_type: str  # resource|stack, "" when the pack does not say
+    config_schema: dict[str, Any] = field(default_factory=dict)  # the schema's `properties`
+    required: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    remediation_steps: str = ""
+    url: str = ""
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    name: str
+    version: str
+    description: str
+    supports_config: bool
+    policies: tuple[PolicyInfo, ...]  # sorted by name, as the engine sorts them
+    initial_config: dict[str, PolicyConfig] = field(default_factory=dict)
+    display_name: str = ""
+    tags: tuple[str, ...] = ()
+    repository: str = ""
+
+    def policy(self, name: str) -> PolicyInfo | None:
+        return next((p for p in self.policies if p.name == name), None)
 
 
 def parse(data: Any, *, source: str = "policy pack config") -> dict[str, PolicyConfig]:
@@ -295,7 +327,7 @@ def _check_waivers(info: PackInfo, file_config: Mapping[str, PolicyConfig], sour
         return
     if "all" in given:
         raise ConfigError(f'{source}: "all": cannot hold waivers; each belongs to one policy')
-    from .waivers import rules
+    from checklist import waivers as rules
 
     try:
         today = rules.today()

@@ -32,7 +32,6 @@ import argparse
 import difflib
 import json
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -41,16 +40,16 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from checklist import catalog
+from checklist import waivers as rules
+
 from .errors import GoliveError
-from .pack import PACK_DIR, catalog
+from .packfolder import PACK_DIR
 
 if TYPE_CHECKING:
     from .analyzer import PackInfo
 
 PACK_NAME = "golive-customerio"  # checklist.pack.PACK_NAME; that module would load pulumi_policy and gRPC
-
-# Only after golive.pack (imported above) has put policies/ on sys.path: the pack's own waiver rules.
-from checklist import waivers as rules  # noqa: E402
 
 
 class WaiverInputError(GoliveError):
@@ -314,7 +313,7 @@ def unmatched_resources(waiver: rules.Waiver, program_dir: str, timeout: float =
 
 
 def _write(document: Any, path: str | None) -> None:
-    from .cli import write_output
+    from .output import write_output
 
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if path is not None and not Path(path).resolve().parent.is_dir():
@@ -385,7 +384,6 @@ PROBLEMS = ("expired", "stale", "invalid")
 
 def _check(args: argparse.Namespace) -> int:
     from . import check
-    from .cli import _parser
 
     source = args.policy_pack_config
     data = read_config(source)
@@ -394,17 +392,9 @@ def _check(args: argparse.Namespace) -> int:
     if not _entries(data):
         print(f"{source}: no waivers.")
         return 0
-    with tempfile.TemporaryDirectory(prefix="golive-waivers-") as tmp:
-        out = Path(tmp) / "report.json"
-        argv = ["check", args.program_dir, "--stack", args.stack, "--policy-pack", args.policy_pack,
-                "--policy-pack-config", source, "--format", "json", "--output", str(out),
-                "--timeout", str(args.timeout)]
-        for item in args.config:
-            argv += ["--config", item]
-        if args.invoke_results:
-            argv += ["--invoke-results", args.invoke_results]
-        check.run(_parser("check").parse_args(argv))  # its own exit status is the findings'; here the waivers count
-        report = json.loads(out.read_text(encoding="utf-8"))
+    # the check's own exit status is the findings'; here the waivers count
+    report = check.json_report(args.program_dir, args.stack, policy_pack=args.policy_pack, policy_pack_config=source,
+                               config=args.config, invoke_results=args.invoke_results, timeout=args.timeout)
     rows = evaluate_run(data, report, now)
     problems = sum(r["status"] in PROBLEMS for r in rows)
     target = f"{report.get('project', '')}/{report.get('stack', args.stack)}"
@@ -420,7 +410,7 @@ def _check(args: argparse.Namespace) -> int:
     lines = [f"Waivers of {source} over {target}, today {now.isoformat()} (UTC):", *_table(rows, columns)]
     verdict = "renew or remove the expired, stale and invalid ones" if problems else "nothing to renew or remove"
     lines.append(f"Summary: {', '.join(f'{n} {s}' for s, n in counts.items())}: {verdict}.")
-    from .cli import write_output
+    from .output import write_output
 
     write_output("\n".join(lines) + "\n", args.output)
     return 1 if problems else 0

@@ -1,17 +1,8 @@
-"""Shared test set-up: the pack's package is importable the way the pack itself imports it."""
+"""Shared test set-up: AWS credentials that reach only moto, and moto itself."""
 
-import sys
-from pathlib import Path
+import os
 
-ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ROOT / "policies"
-for path in (str(POLICIES), str(ROOT)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-import os  # noqa: E402
-
-import pytest  # noqa: E402
+import pytest
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

@@ -50,9 +50,13 @@ from botocore.exceptions import (
 )
 from botocore.loaders import Loader, create_loader
 
+from checklist import catalog
+from checklist.model import Finding, Resource, Stack
+from checklist.recognize import METRIC_ALARM, SECRET, SSM_PARAMETER
+from checklist.rules import RULES, effective_config
+
 from ..awserrors import ATTEMPTS, hint
 from ..errors import GoliveError
-from ..pack import catalog
 from .result import Check, CheckResult, failed, mask_site_id, passed, skipped, warned
 from .target import AuditTarget
 
@@ -66,11 +70,6 @@ __all__ = [
     "route53_records",
     "secret_resource",
 ]
-
-# Only after golive.pack (imported above) has put policies/ on sys.path: the pack's model and rules.
-from checklist.model import Finding, Resource, Stack
-from checklist.recognize import METRIC_ALARM, SECRET, SSM_PARAMETER
-from checklist.rules import RULES, effective_config
 
 SECTION_CREDENTIALS = "§1 credentials"
 SECTION_MONITORING = "§5 monitoring"

@@ -132,7 +132,7 @@ def target_from(args: argparse.Namespace) -> AuditTarget:
 
 
 def run(args: argparse.Namespace, *, smoke: bool = False) -> int:
-    from ..cli import write_output
+    from ..output import write_output
     from . import report
     from .run import exit_code, plan, run_checks, terminal_progress
 

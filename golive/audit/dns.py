@@ -38,8 +38,9 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from checklist import catalog, emailauth
+
 from ..errors import GoliveError
-from ..pack import catalog
 from .result import Check, CheckResult, Status, failed, passed, warned
 from .target import AuditTarget
 
@@ -53,9 +54,6 @@ __all__ = [
     "route53_check",
     "server_for",
 ]
-
-# Only after golive.pack (imported above) has put policies/ on sys.path: the pack's own parsers.
-from checklist import emailauth
 
 SECTION = "§3 email deliverability"
 ESP_DOMAINS = catalog.DEFAULT_ESP_DOMAINS  # an include under one of these is Customer.io's sender

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..pack import catalog
+from checklist import catalog
+
 from .result import CheckResult, Status
 from .target import AuditTarget
 

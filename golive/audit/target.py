@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checklist import catalog
+
 from ..errors import GoliveError
-from ..pack import catalog
 
 
 class TargetError(GoliveError):

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..findings import CheckResult, ConfigSource, Finding
 from ..graph import SourcePosition
-from . import counts, register
+from .base import counts, register
 
 
 def _source(source: SourcePosition | None) -> dict[str, Any] | None:

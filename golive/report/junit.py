@@ -16,7 +16,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..findings import CheckResult, Finding
-from . import display_type, location, register
+from .base import display_type, location, register
 
 # XML 1.0 forbids most control characters; a pack's message could carry one.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

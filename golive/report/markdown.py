@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from ..findings import CheckResult, Finding
-from . import counts, display_type, invoke_legend, location, plural, register
+from .base import counts, display_type, invoke_legend, location, plural, register
 
 _ICON = {"mandatory": "❌", "advisory": "⚠️", "disabled": "⏸️"}
 

@@ -24,7 +24,7 @@ from .. import __version__
 from ..analyzer import PolicyInfo
 from ..findings import CheckResult, Finding
 from ..graph import SourcePosition
-from . import register
+from .base import register
 from .jsonreport import config_source
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..findings import CheckResult, Finding
-from . import counts, display_type, invoke_legend, location, plural, register
+from .base import counts, display_type, invoke_legend, location, plural, register
 
 _INDENT = "        "  # the CLI's subItemIndent
 

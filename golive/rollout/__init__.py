@@ -11,11 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from checklist.plan import Plan, PlanError
+
     from .assign import bucket, enabled_for, is_internal, should_use_cio
-    from .plan import Plan, PlanError
 
 _HOMES = {"bucket": "assign", "enabled_for": "assign", "is_internal": "assign", "should_use_cio": "assign",
-          "Plan": "plan", "PlanError": "plan"}
+          "Plan": "checklist.plan", "PlanError": "checklist.plan"}
 
 __all__ = ["Plan", "PlanError", "bucket", "enabled_for", "is_internal", "should_use_cio"]
 
@@ -24,6 +25,6 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    value = getattr(importlib.import_module(home if "." in home else f".{home}", __name__), name)
     globals()[name] = value  # once loaded, a plain module attribute
     return value

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from hashlib import md5
 
-from .plan import Plan
+from checklist.plan import Plan
 
 _FIRST_WORD = struct.Struct(">I").unpack_from
 _DEFAULT_PLAN = Plan()

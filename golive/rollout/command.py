@@ -40,8 +40,9 @@ from ..errors import GoliveError
 if TYPE_CHECKING:  # golive.cli imports this module for its arguments: the rest loads when a command runs
     from datetime import datetime
 
+    from checklist.plan import Plan
+
     from .aws import Clients
-    from .plan import Plan
     from .store import Flag
 
 ACTIONS = ("status", "advance", "rollback", "set", "history")
@@ -128,9 +129,10 @@ class Context:
 
 
 def context(args: argparse.Namespace) -> Context:
+    from checklist.plan import PlanError, from_stack_config
+
     from ..audit.target import load_outputs
     from ..project import load_project, load_stack_config
-    from .plan import from_stack_config
 
     if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise Refused(f"--timeout {args.timeout:g}: expected a positive number of seconds")
@@ -139,7 +141,10 @@ def context(args: argparse.Namespace) -> Context:
     project = load_project(args.program_dir)
     config = load_stack_config(project, args.stack, require_file=True)
     where = config.file.name if config.file else f"Pulumi.{args.stack}.yaml"
-    plan = from_stack_config(config.values, where)
+    try:
+        plan = from_stack_config(config.values, where)
+    except PlanError as err:
+        raise Refused(str(err)) from None
     if getattr(args, "stage", None) is not None and not plan.is_stage(args.stage):
         raise Refused(f"STAGE {args.stage!r}: not a rollout stage; expected one of {', '.join(plan.stages)}")
     environment = config.values.get("golive:environment") or config.stack
@@ -149,7 +154,7 @@ def context(args: argparse.Namespace) -> Context:
 
 
 def _is_production(name: str) -> bool:
-    from checklist.recognize import is_production  # the pack's own patterns (golive.pack put it on sys.path)
+    from checklist.recognize import is_production  # the pack's own patterns
 
     return is_production(name)
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..pack import catalog
+from checklist import catalog
+from checklist.plan import Plan
+
 from .aws import call, pages
-from .plan import Plan
 from .store import Flag, FlagMissing, Version
 
 ENVIRONMENT_TAG = "environment"

@@ -50,9 +50,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from checklist.plan import Plan
+
 from ..errors import GoliveError
 from .aws import AwsError, call, pages
-from .plan import Plan
 
 SETTLE = timedelta(seconds=10)
 SETTLE_WAIT = 3.0  # seconds a widening write waits for a labeller in flight before refusing

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from checklist import catalog
 from golive import cli
-from golive.pack import catalog
 from golive.program import ProgramError, run_program
 from tests.fakes.aws_seed import ENV, REGION, Seed, seed
 

@@ -17,8 +17,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from checklist import catalog
 from golive import cli, passphrase
-from golive.pack import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 

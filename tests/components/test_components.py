@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from checklist import catalog
 from components.validate import InputError, require_spf_include
 from golive import cli
-from golive.pack import catalog
 from golive.program import ProgramError, run_program
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from typing import Any
 import boto3
 import requests
 
+from checklist import catalog
 from golive.audit.target import AuditTarget, Endpoints
-from golive.pack import catalog
 
 REGION = "us-east-1"
 ENV = "production"

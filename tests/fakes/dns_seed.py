@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from checklist import emailauth
 
+from checklist import catalog, emailauth
 from components.sending_domain import DmarcArgs, dmarc_value, spf_value
 from golive.audit.target import AuditTarget
-from golive.pack import catalog
 from tests.fakes.nsd import Zone
 
 SUB = "cio12345"  # Pulumi.production.yaml's sendingSubdomain, relative to example.com

@@ -244,8 +244,8 @@ def test_a_missing_return_path_mx_or_dmarc_is_advice_as_in_the_checklist(world, 
 
 
 def test_every_audit_line_takes_its_level_from_its_catalog_policy(world, capsys):
+    from checklist import catalog
     from golive.audit import levels
-    from golive.pack import catalog
 
     world.aws.drop_value("app-api-key")
     world.aws.client("ssm").put_parameter(Name="/customerio/production/rollout", Value="25", Overwrite=True)

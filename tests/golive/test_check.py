@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from checklist import catalog
 from golive import cli, policyconfig
 from golive.analyzer import AnalyzerSession
 from golive.findings import build_result
 from golive.graph import ResourceGraph
-from golive.pack import PACK_DIR, catalog
+from golive.packfolder import PACK_DIR
 from golive.program import run_program
 
 ROOT = Path(__file__).resolve().parents[2]

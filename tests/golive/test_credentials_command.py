@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
+from checklist import catalog
 from golive import cli, customerio
-from golive.pack import catalog
 from tests.fakes.customerio import CustomerIoStandIn
 
 ROOT = Path(__file__).resolve().parents[2]

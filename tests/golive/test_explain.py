@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from checklist import catalog
 from golive import cli, policyconfig
-from golive.pack import catalog
 from golive.waivers import catalog_info
 
 TODAY = "2026-12-01"

@@ -4,8 +4,8 @@ import json
 
 import boto3
 
+from checklist import catalog
 from golive import cli
-from golive.pack import catalog
 
 
 def _put(endpoint, name, value):

@@ -12,7 +12,7 @@ import pytest
 from golive import cli, policyconfig
 from golive.analyzer import AnalyzerSession
 from golive.findings import build_result
-from golive.pack import PACK_DIR
+from golive.packfolder import PACK_DIR
 from golive.program import run_program
 
 PLAIN = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "programs" / "cio_plain"

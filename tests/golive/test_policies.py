@@ -9,8 +9,9 @@ import json
 import pytest
 import yaml
 
+from checklist import catalog
 from golive import cli, policies
-from golive.pack import PACK_DIR, catalog
+from golive.packfolder import PACK_DIR
 from golive.waivers import catalog_info
 
 

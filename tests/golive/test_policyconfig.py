@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi.runtime.proto import analyzer_pb2
 
+from checklist import catalog
 from golive import policyconfig
 from golive.analyzer import PackInfo, PolicyInfo
-from golive.pack import catalog
 from golive.policyconfig import ConfigError, PolicyConfig, configure_request, load, parse, reconcile, validate
 
 SCHEMA = {

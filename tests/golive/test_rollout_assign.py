@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golive.pack import catalog
+from checklist import catalog
 from golive.rollout import Plan, bucket, enabled_for, is_internal, should_use_cio
 
 SEED_JS = r"""

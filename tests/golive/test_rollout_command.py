@@ -523,7 +523,7 @@ def test_a_write_during_the_gates_makes_the_command_write_nothing(world, capsys,
 
 
 def test_a_rollback_between_the_reread_and_the_write_is_never_undone(world, capsys, monkeypatch, serialized_ssm):
-    from golive.rollout.plan import Plan
+    from checklist.plan import Plan
     from golive.rollout.store import Flag
 
     start = world.put("10")
@@ -546,7 +546,7 @@ def test_a_rollback_between_the_reread_and_the_write_is_never_undone(world, caps
 
 def test_an_advance_that_lost_to_another_advance_is_refused_and_the_flag_moved_once(world, capsys, monkeypatch,
                                                                                   serialized_ssm):
-    from golive.rollout.plan import Plan
+    from checklist.plan import Plan
     from golive.rollout.store import Flag
 
     world.put("10")

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from golive.pack import catalog
-from golive.rollout.plan import Plan, PlanError, from_stack_config, parse
+from checklist import catalog
+from checklist.plan import Plan, PlanError, from_stack_config, parse
 
 
 def test_defaults_are_the_seed_plan_from_the_catalog():

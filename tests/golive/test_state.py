@@ -20,7 +20,7 @@ from golive import cli, passphrase, policyconfig
 from golive.analyzer import AnalyzerSession
 from golive.findings import build_result
 from golive.graph import ResourceGraph
-from golive.pack import PACK_DIR
+from golive.packfolder import PACK_DIR
 from golive.program import run_program
 from golive.state import UNKNOWN, StateError, load_state, parse_source
 

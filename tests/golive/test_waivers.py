@@ -16,13 +16,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from checklist.model import Stack
 from test_reports import INFO, SARIF_SCHEMA, STACK, diag, graph
 
+from checklist import catalog
+from checklist.model import Stack
 from golive import cli, policyconfig
 from golive.analyzer import AnalyzerSession
 from golive.findings import Waived, WaiverNotice, build_result
-from golive.pack import PACK_DIR, catalog
+from golive.packfolder import PACK_DIR
 from golive.report import render
 from golive.waivers import PACK_NAME, catalog_info, rules
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from checklist import pack as checklist_pack
 from pulumi_policy import policy as sdk
+
+from checklist import pack as checklist_pack
 
 
 def pack_servicer(monkeypatch, project: str) -> sdk._PolicyAnalyzerServicer:

@@ -5,6 +5,7 @@ import gzip
 import json
 
 import pytest
+
 from checklist.catalog import CREDENTIAL_TAG, REGION_TAG, fingerprint
 from checklist.model import UNKNOWN, Resource, Stack
 from checklist.recognize import ROUTE53_RECORD, SECRET, SECRET_VERSION, SSM_PARAMETER

@@ -7,12 +7,13 @@ import base64
 import itertools
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from checklist.emailauth import split_txt
 from checklist.model import UNKNOWN, Finding, Resource, Stack
 from checklist.recognize import ROUTE53_RECORD, ROUTE53_ZONE, SECRET, is_customerio_stack
 from checklist.rules import run
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 SPF, DKIM, DMARC, RETURN_PATH = (
     "email-spf-record",

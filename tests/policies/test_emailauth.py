@@ -6,6 +6,11 @@ import base64
 import random
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from checklist import emailauth
 from checklist.emailauth import (
     DKIMKeyError,
@@ -24,10 +29,6 @@ from checklist.emailauth import (
     split_txt,
     txt_strings,
 )
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # --- keys ---------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 time, and alarms that reach someone."""
 
 import pytest
+
 from checklist.catalog import GAUGE_METRICS, RATE_METRICS, SIGNAL_TAG, SIGNALS, UNIT_TAG
 from checklist.model import UNKNOWN, Resource, Stack
 from checklist.recognize import METRIC_ALARM

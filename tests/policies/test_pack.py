@@ -6,15 +6,15 @@ import gc
 import json
 
 import pytest
-from checklist import emailauth
-from checklist import pack as checklist_pack
-from checklist.model import Resource, Stack, plain
-from checklist.rules import run
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy import policy as sdk
 
 from bench.synthetic import synthetic_graph
+from checklist import emailauth
+from checklist import pack as checklist_pack
+from checklist.model import Resource, Stack, plain
+from checklist.rules import run
 from tests.policies.sdk_servicer import pack_servicer
 
 

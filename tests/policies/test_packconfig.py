@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from checklist.catalog import PACK_CONFIG_POLICY, POLICY_BY_NAME, SIGNALS
 from checklist.model import Resource, Stack
 from checklist.recognize import SECRET

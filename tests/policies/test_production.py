@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from checklist.catalog import DEFAULT_PRODUCTION_PATTERNS
 from checklist.model import Resource, Stack
 from checklist.recognize import SECRET, is_production, production

@@ -1,6 +1,7 @@
 """§7 rollout flag: a plan stage, known at preview, created at 0, and never reset by a deploy."""
 
 import pytest
+
 from checklist.catalog import ROLLOUT_FLAG_TAG, ROLLOUT_STAGES
 from checklist.model import UNKNOWN, Resource, Stack
 from checklist.recognize import SSM_PARAMETER

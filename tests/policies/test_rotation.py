@@ -1,12 +1,13 @@
 """customerio-secret-rotation: every credential secret rotates through a function at most every 90 days."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from checklist.catalog import CREDENTIAL_TAG
 from checklist.model import UNKNOWN, Resource, Stack
 from checklist.recognize import SECRET, SECRET_ROTATION
 from checklist.rules import run
-from hypothesis import given
-from hypothesis import strategies as st
 
 POLICY = "customerio-secret-rotation"
 LAMBDA_URN = "urn:pulumi:production::golive::aws:lambda/function:Function::rotation"

@@ -6,6 +6,9 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from checklist import schedule
 from checklist.schedule import (
     ScheduleNotRecurringError,
@@ -15,8 +18,6 @@ from checklist.schedule import (
     longest_gap,
     parse,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 DAY = timedelta(days=1)
 

@@ -6,15 +6,15 @@ from datetime import date, timedelta
 
 import jsonschema
 import pytest
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto
+
 from checklist import pack as checklist_pack
 from checklist import waivers
 from checklist.catalog import CREDENTIAL_TAG, POLICIES, WAIVERS_SCHEMA
 from checklist.model import Finding, Resource, Stack
 from checklist.recognize import SECRET
 from checklist.waivers import Target, WaiverError, apply, evaluate, parse_waiver, parse_waivers
-from google.protobuf import struct_pb2
-from pulumi.runtime import proto
-
 from tests.policies.sdk_servicer import pack_servicer
 
 POLICY = "customerio-secret-rotation"

@@ -7,64 +7,8 @@ that require the application side (its App API key, its alarms) with `app_side=T
 holds only a sending domain's DNS is not asked for them.
 """
 
-from __future__ import annotations
+# Importing the rule modules registers their rules: `RULES` is complete once this package is imported.
+from . import credentials, email, monitoring, packconfig, rollout, rotation  # noqa: F401
+from .registry import RULES, Rule, RuleFn, effective_config, rule, run
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
-from ..catalog import POLICY_BY_NAME, PolicySpec
-from ..model import Finding, Stack
-from ..recognize import holds_customerio_app, is_customerio_stack
-
-RuleFn = Callable[[Stack, Mapping[str, Any]], Iterable[Finding]]
-
-
-@dataclass(frozen=True)
-class Rule:
-    spec: PolicySpec
-    check: RuleFn
-    customerio_only: bool
-    app_side: bool = False
-
-
-RULES: dict[str, Rule] = {}
-
-
-def rule(name: str, *, customerio_only: bool = False, app_side: bool = False) -> Callable[[RuleFn], RuleFn]:
-    """Register `check` as the logic of catalog policy `name`."""
-
-    def register(check: RuleFn) -> RuleFn:
-        if name not in POLICY_BY_NAME:
-            raise KeyError(f"rule {name!r} has no catalog entry")
-        if name in RULES:
-            raise KeyError(f"rule {name!r} registered twice")
-        RULES[name] = Rule(POLICY_BY_NAME[name], check, customerio_only, app_side)
-        return check
-
-    return register
-
-
-def effective_config(name: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    merged = POLICY_BY_NAME[name].defaults()
-    merged.update(config or {})
-    return merged
-
-
-def run(name: str, stack: Stack, config: Mapping[str, Any] | None = None) -> list[Finding]:
-    """Evaluate one policy over a stack: the same path the pack takes, without gRPC."""
-    entry = RULES[name]
-    cfg = effective_config(name, config)
-    if entry.app_side and not holds_customerio_app(stack):
-        return []
-    if entry.customerio_only and not is_customerio_stack(stack, cfg):
-        return []
-    return list(entry.check(stack, cfg))
-
-
-def _load() -> None:
-    # Importing the modules registers their rules; kept here so `RULES` is complete on import.
-    from . import credentials, email, monitoring, packconfig, rollout, rotation  # noqa: F401
-
-
-_load()
+__all__ = ["RULES", "Rule", "RuleFn", "effective_config", "rule", "run"]

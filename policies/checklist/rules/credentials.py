@@ -47,7 +47,7 @@ from ..recognize import (
     physical_name,
     secrets_referenced,
 )
-from . import rule
+from .registry import rule
 
 FINGERPRINT_TAG = "customerio:fingerprint"
 

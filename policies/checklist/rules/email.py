@@ -41,7 +41,7 @@ from ..emailauth import (
 )
 from ..model import UNKNOWN, Finding, Resource, Stack
 from ..recognize import ROUTE53_RECORD, ROUTE53_ZONE, mx_host, sending_subdomain, spf_targets
-from . import rule
+from .registry import rule
 
 ISSUE_5451 = "pulumi/pulumi-aws#5451"
 _SPLIT_ADVICE = (

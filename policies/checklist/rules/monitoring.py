@@ -53,7 +53,7 @@ from ..catalog import (
 )
 from ..model import UNKNOWN, Finding, Resource, Stack
 from ..recognize import METRIC_ALARM, alarm_signal
-from . import rule
+from .registry import rule
 
 SNS_TOPIC = "aws:sns/topic:Topic"
 SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"

@@ -22,7 +22,7 @@ from typing import Any
 from ..catalog import PACK_CONFIG_POLICY, POLICIES, SIGNALS, PolicySpec
 from ..emailauth import normalize_name
 from ..model import Finding, Stack
-from . import rule
+from .registry import rule
 
 _LOWERED = ("advisory", "disabled")
 

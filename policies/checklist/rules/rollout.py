@@ -26,7 +26,7 @@ from typing import Any
 from ..catalog import ROLLOUT_STAGES
 from ..model import UNKNOWN, Finding, Resource, Stack
 from ..recognize import is_rollout_flag
-from . import rule
+from .registry import rule
 
 _VALUE_PROPS = ("value", "insecureValue")
 

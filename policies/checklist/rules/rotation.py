@@ -32,7 +32,7 @@ from .. import schedule
 from ..catalog import MAX_ROTATION_DAYS
 from ..model import UNKNOWN, Finding, Resource, Stack
 from ..recognize import SECRET, SECRET_ROTATION, credential_secrets, physical_name, secrets_referenced
-from . import rule
+from .registry import rule
 
 _LEGACY_PROPS = ("rotationRules", "rotationLambdaArn")
 

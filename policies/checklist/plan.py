@@ -17,7 +17,7 @@ ROLLOUT_TRIGGERS, ROLLOUT_GATES, ROLLBACK_STEPS); a stack changes them with one 
 Each key is optional; `dwellMinutes` and `triggers` override per stage and keep the other stages'
 defaults. A trigger's threshold is its alarm's (`golive:thresholds`); `triggers` says which signals'
 alarms roll the flag back at which stage. This module imports nothing beyond the catalog: the
-Pulumi program loads it.
+Pulumi program, the pack's core and golive share it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ..errors import GoliveError
-from ..pack import catalog
+from . import catalog
 
 CONFIG_KEY = "golive:rollout"
 GATES: tuple[str, ...] = ("staging", "smoke")
@@ -42,8 +41,10 @@ _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[a-z]{{2,63}}$")
 
 
-class PlanError(GoliveError):
-    """`golive:rollout` has a key of the wrong shape; the message names the key."""
+class PlanError(ValueError):
+    """`golive:rollout` has a key of the wrong shape; the message names the key.
+
+    Not a GoliveError: the core imports nothing of golive's; the tool reports it as one (rollout.command)."""
 
 
 @dataclass(frozen=True)
