@@ -26,8 +26,8 @@ from pathlib import Path
 
 from bench.synthetic import synthetic_graph
 from checklist import catalog
-from golive import policyconfig
-from golive.analyzer import AnalyzerSession
+from golive.analysis import policyconfig
+from golive.analysis.analyzer import AnalyzerSession
 from golive.packfolder import PACK_DIR
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -48,7 +48,7 @@ class World:
 
     def at(self, aws: str, dns: tuple[str, int], cio: str) -> tuple[list[str], Any]:
         """The audit's command line and target with the given endpoints."""
-        from golive.audit.target import Endpoints
+        from golive.operations.audit.target import Endpoints
         from tests.fakes.aws_seed import REGION
 
         argv = ["audit", "--stack", "production", "--program-dir", str(ROOT), "--outputs", str(self.outputs),
@@ -62,8 +62,8 @@ class World:
 @contextlib.contextmanager
 def local_world(tmp: Path) -> Iterator[World]:
     """The servers up, each in a process of its own as real services are, and seeded."""
-    from golive.audit.target import build
-    from golive.project import load_project, load_stack_config
+    from golive.operations.audit.target import build
+    from golive.preview.project import load_project, load_stack_config
     from tests.fakes.aws_seed import PROD, seed
     from tests.fakes.customerio import CustomerIoStandIn, TlsFiles
     from tests.fakes.dns_seed import compliant, route53_seed
@@ -124,7 +124,7 @@ def measure(target_file: str, repeat: int) -> dict[str, object]:
     check alone, then all of them concurrently, medians in seconds."""
     import pickle
 
-    from golive.audit.run import plan, run_checks
+    from golive.operations.audit.run import plan, run_checks
 
     target = pickle.loads(Path(target_file).read_bytes())
     run_checks(plan(target))  # first use loads botocore's models and dnspython: not what is measured
@@ -183,8 +183,8 @@ def _report(label: str, measured: dict[str, Any], judged: bool) -> None:
 
 
 def bench_audit(repeat: int) -> None:
-    from golive.audit.result import Status
-    from golive.audit.run import plan, run_checks
+    from golive.operations.audit.result import Status
+    from golive.operations.audit.run import plan, run_checks
 
     with tempfile.TemporaryDirectory(prefix="golive-bench-audit-") as tmp_name, local_world(Path(tmp_name)) as world:
         tmp = Path(tmp_name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from golive.graph import ResourceGraph, ResourceNode, SourcePosition
+from golive.preview.graph import ResourceGraph, ResourceNode, SourcePosition
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 STACK, PROJECT = "production", "estate"

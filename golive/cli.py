@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import GoliveError, UsageError
-from .packfolder import PACK_DIR as DEFAULT_PACK
+from golive.errors import GoliveError, UsageError
+from golive.packfolder import PACK_DIR as DEFAULT_PACK
 
 FORMATS = ("text", "json", "sarif", "junit", "markdown")
 
@@ -56,12 +56,12 @@ def version_text() -> str:
     """golive's version as installed (pyproject.toml's `version`) and the default pack's (PulumiPolicy.yaml)."""
     from importlib import metadata
 
-    from .waivers import PACK_NAME, pack_metadata
+    from golive.adoption.waivers import PACK_NAME, pack_metadata
 
     try:
         version = metadata.version("golive")
     except metadata.PackageNotFoundError:  # a checkout run without `make setup`
-        from . import __version__ as version
+        from golive import __version__ as version
     return f"golive {version}, policy pack {PACK_NAME} {pack_metadata(DEFAULT_PACK).get('version', '?')}"
 
 
@@ -179,19 +179,19 @@ def _declare_credentials(creds: argparse.ArgumentParser) -> None:
 
 
 def _declare_audit(audit: argparse.ArgumentParser) -> None:
-    from .audit.command import add_arguments
+    from golive.operations.audit.command import add_arguments
 
     add_arguments(audit, smoke=False)
 
 
 def _declare_smoke(smoke: argparse.ArgumentParser) -> None:
-    from .audit.command import add_arguments
+    from golive.operations.audit.command import add_arguments
 
     add_arguments(smoke, smoke=True)
 
 
 def _declare_rollout(rollout: argparse.ArgumentParser) -> None:
-    from .rollout.command import add_arguments
+    from golive.operations.rollout.command import add_arguments
 
     add_arguments(rollout)
 
@@ -206,8 +206,8 @@ _DECLARE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 def _fingerprints(args: argparse.Namespace) -> int:
     import json
 
-    from . import fingerprints
-    from .output import write_output
+    from golive.operations import fingerprints
+    from golive.output import write_output
 
     found = fingerprints.collect(args.environment or args.stack, endpoint_url=args.aws_endpoint,
                                  region=args.aws_region)
@@ -281,49 +281,49 @@ def run() -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from . import check  # imported per command: `check` should not pay for boto3, nor `--help` for gRPC
+    from golive.adoption import check  # imported per command: `check` should not pay for boto3, nor `--help` for gRPC
 
     return check.run(args)
 
 
 def _credentials(args: argparse.Namespace) -> int:
-    from . import credentials  # boto3 and requests load only for this command
+    from golive.operations import credentials  # boto3 and requests load only for this command
 
     return credentials.run(args)
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from .audit import command
+    from golive.operations.audit import command
 
     return command.run(args)
 
 
 def _smoke(args: argparse.Namespace) -> int:
-    from .audit import command
+    from golive.operations.audit import command
 
     return command.run(args, smoke=True)
 
 
 def _rollout(args: argparse.Namespace) -> int:
-    from .rollout import command
+    from golive.operations.rollout import command
 
     return command.run(args)
 
 
 def _waivers(args: argparse.Namespace) -> int:
-    from . import waivers
+    from golive.adoption import waivers
 
     return waivers.run(args)
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from . import explain
+    from golive.adoption import explain
 
     return explain.run(args)
 
 
 def _policies(args: argparse.Namespace) -> int:
-    from . import policies
+    from golive.adoption import policies
 
     return policies.run(args)
 

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import UsageError
+from golive.errors import UsageError
 
 
 def write_output(text: str, path: str | None) -> None:

@@ -29,7 +29,7 @@ FLAGS: dict[str, str] = {
 }
 _DEFAULTS: dict[str, object] = {"program_dir": "."}
 
-# Which of them each suggested command accepts (golive/cli.py, golive/rollout/command.py).
+# Which of them each suggested command accepts (golive/cli.py, golive/operations/rollout/command.py).
 CREDENTIALS: tuple[str, ...] = ("stack", "program_dir", "environment", "aws_endpoint", "aws_region",
                                 "customerio_track_url", "customerio_api_url", "ca_bundle", "compare_with")
 ROLLOUT: tuple[str, ...] = ("stack", "program_dir", "outputs", "aws_endpoint", "aws_region")

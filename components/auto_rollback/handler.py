@@ -11,7 +11,7 @@ stops too. Otherwise it writes 0, labels the version `golive-auto-rollback-v<N>.
 `golive rollout history` shows), and publishes to the alert topic what it did and the checklist's
 follow-up steps.
 
-The write follows golive's compare-and-set on the version (golive/rollout/store.py): a rollback is
+The write follows golive's compare-and-set on the version (golive/operations/rollout/store.py): a rollback is
 the narrowest write there is, so it always stands; when another write came between the read and
 the write and that write was itself a 0, this invocation was a duplicate and publishes nothing. A
 failed AWS call raises, and Lambda's retry of the asynchronous invocation tries again.

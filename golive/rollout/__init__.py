@@ -1,7 +1,7 @@
 """The staged rollout (checklist §7): who gets Customer.io at a stage, the plan, and `golive rollout`.
 
 `should_use_cio` and `enabled_for` are for request paths; the names load on first use, so that
-building golive's command line (golive.cli imports golive.rollout.command for its arguments) does
+building golive's command line (golive.cli imports golive.operations.rollout.command for its arguments) does
 not pay for the plan, and the request path never pays for boto3.
 """
 
@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from checklist.plan import Plan, PlanError
-
-    from .assign import bucket, enabled_for, is_internal, should_use_cio
+    from golive.rollout.assign import bucket, enabled_for, is_internal, should_use_cio
 
 _HOMES = {"bucket": "assign", "enabled_for": "assign", "is_internal": "assign", "should_use_cio": "assign",
           "Plan": "checklist.plan", "PlanError": "checklist.plan"}

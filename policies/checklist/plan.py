@@ -148,7 +148,7 @@ def parse(raw: Any, where: str = CONFIG_KEY) -> Plan:
 
 
 def from_stack_config(values: Mapping[str, str], where: str) -> Plan:
-    """The plan from a stack's config as golive.project.load_stack_config gives it (JSON text per key)."""
+    """The plan from a stack's config as golive.preview.project.load_stack_config gives it (JSON text per key)."""
     text = values.get(CONFIG_KEY)
     if text is None:
         return Plan()

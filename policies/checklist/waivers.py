@@ -22,7 +22,7 @@ How they apply (everything here is pure; `pack.py` calls `apply` once per policy
   not the day after.
 - A waived finding is sent at ADVISORY (levels only go down), its message's first line
   `[waived until 2026-12-31 by @payments-oncall: The old rotation Lambda runs until CIO-123 ships]`.
-  golive's reports read that line back (`golive/findings.py`): the two are kept in step by tests.
+  golive's reports read that line back (`golive/analysis/findings.py`): the two are kept in step by tests.
 - The pack reports the waivers themselves as advice on the stack, under the waiver's policy, each message
   opening with `[waiver NAME: STATUS]`: `expired` (it no longer applies, so its findings are reported at
   the policy's level again), `stale` (active for this stack but matching none of this run's findings), and

@@ -19,7 +19,7 @@ import pytest
 
 from checklist import catalog
 from golive import cli
-from golive.program import ProgramError, run_program
+from golive.preview.program import ProgramError, run_program
 from tests.fakes.aws_seed import ENV, REGION, Seed, seed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from checklist import catalog
-from golive import cli, passphrase
+from golive import cli
+from golive.preview import passphrase
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,7 +130,7 @@ def secret_config_project(tmp_path_factory) -> Path:
 
 def test_secret_config_value_is_stored_before_rotation_and_its_fingerprint_exported(secret_config_project,
                                                                                      monkeypatch):
-    from golive.program import run_program
+    from golive.preview.program import run_program
 
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", PHRASE)
     graph = run_program(secret_config_project, "production")

@@ -15,7 +15,7 @@ import pytest
 from checklist import catalog
 from components.validate import InputError, require_spf_include
 from golive import cli
-from golive.program import ProgramError, run_program
+from golive.preview.program import ProgramError, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from components.credentials import alert_topic_policy, rotation_alert_input, rotation_failure_pattern
-from golive.program import run_program
+from golive.preview.program import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:customerio/production/{}-AbCdEf"

@@ -18,7 +18,7 @@ import boto3
 import requests
 
 from checklist import catalog
-from golive.audit.target import AuditTarget, Endpoints
+from golive.operations.audit.target import AuditTarget, Endpoints
 
 REGION = "us-east-1"
 ENV = "production"

@@ -13,7 +13,7 @@ import boto3
 
 from checklist import catalog, emailauth
 from components.sending_domain import DmarcArgs, dmarc_value, spf_value
-from golive.audit.target import AuditTarget
+from golive.operations.audit.target import AuditTarget
 from tests.fakes.nsd import Zone
 
 SUB = "cio12345"  # Pulumi.production.yaml's sendingSubdomain, relative to example.com

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from golive import cli
-from golive.audit.result import Check, CheckResult, Status, failed, passed
-from golive.audit.run import run_checks
-from golive.audit.target import build
-from golive.project import load_project, load_stack_config
+from golive.operations.audit.result import Check, CheckResult, Status, failed, passed
+from golive.operations.audit.run import run_checks
+from golive.operations.audit.target import build
+from golive.preview.project import load_project, load_stack_config
 from tests.fakes.aws_seed import PROD, REGION, STAGING, Seed, seed
 from tests.fakes.customerio import CustomerIoStandIn
 from tests.fakes.dns_seed import compliant, route53_seed
@@ -216,7 +216,7 @@ def test_progress_shows_on_a_terminal_only():
 
 
 def run_checks_progress(stream) -> str:
-    from golive.audit.run import terminal_progress
+    from golive.operations.audit.run import terminal_progress
 
     run_checks([Check(n, "", lambda n=n: [passed(n, "ok")]) for n in "abc"], progress=terminal_progress(stream))
     return stream.getvalue()
@@ -245,7 +245,7 @@ def test_a_missing_return_path_mx_or_dmarc_is_advice_as_in_the_checklist(world, 
 
 def test_every_audit_line_takes_its_level_from_its_catalog_policy(world, capsys):
     from checklist import catalog
-    from golive.audit import levels
+    from golive.operations.audit import levels
 
     world.aws.drop_value("app-api-key")
     world.aws.client("ssm").put_parameter(Name="/customerio/production/rollout", Value="25", Overwrite=True)

@@ -28,9 +28,9 @@ import pytest
 import requests
 
 from checklist import catalog
-from golive.audit import aws as audit_aws
-from golive.audit.result import CheckResult, Status
-from golive.audit.target import AuditTarget, Endpoints
+from golive.operations.audit import aws as audit_aws
+from golive.operations.audit.result import CheckResult, Status
+from golive.operations.audit.target import AuditTarget, Endpoints
 from tests.fakes.aws_seed import ENV, EVERY_LINE, KINDS, PROD, REGION, STAGING, VALUES, Seed, client, seed  # noqa: F401
 
 

@@ -22,11 +22,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components.sending_domain import DmarcArgs, dmarc_value
-from golive.audit import dns as audit_dns
-from golive.audit.result import Check, CheckResult, Status
-from golive.audit.target import AuditTarget, Endpoints, build
 from golive.errors import GoliveError
-from golive.project import load_project, load_stack_config
+from golive.operations.audit import dns as audit_dns
+from golive.operations.audit.result import Check, CheckResult, Status
+from golive.operations.audit.target import AuditTarget, Endpoints, build
+from golive.preview.project import load_project, load_stack_config
 from tests.fakes import nsd as fake_nsd
 from tests.fakes.dns_seed import SUB, compliant, dkim_strings, route53_seed
 from tests.fakes.nsd import Blackhole, NsdServer, Zone

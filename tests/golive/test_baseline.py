@@ -11,8 +11,8 @@ import pytest
 from test_state import FIXTURE, SHOP
 
 from golive import cli
-from golive.baseline import apply, dumps, fingerprint, load, normalized_message
-from golive.findings import CheckResult, Finding
+from golive.adoption.baseline import apply, dumps, fingerprint, load, normalized_message
+from golive.analysis.findings import CheckResult, Finding
 
 ROTATION = SHOP + "aws:secretsmanager/secretRotation:SecretRotation::cio-track-api-key-rotation"
 PLAIN = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "programs" / "cio_plain"
@@ -118,7 +118,7 @@ def test_a_finding_further_from_its_limit_is_a_new_one(tmp_path):
     ([120, 90], [60, 90], False),    # crossed to the limit's other side
 ])
 def test_which_numbers_are_worse(then, now, is_worse):
-    from golive.baseline import worse
+    from golive.adoption.baseline import worse
 
     assert worse([float(n) for n in now], [float(n) for n in then]) is is_worse
 
@@ -273,12 +273,12 @@ def test_a_malformed_baseline_is_one_line_and_exit_2(text, needle, tmp_path, cap
 
 
 def test_unusable_baseline_paths_fail_before_anything_runs(tmp_path, capsys, monkeypatch):
-    import golive.state
+    import golive.preview.state
 
     def never(*args, **kwargs):
         raise AssertionError("the state was read")
 
-    monkeypatch.setattr(golive.state, "load_state", never)
+    monkeypatch.setattr(golive.preview.state, "load_state", never)
     assert cli.main(["check", "--state", str(FIXTURE), "--baseline", str(tmp_path / "none.json")]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"golive: error: --baseline {tmp_path / 'none.json'}: No such file or directory"

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 import golive as golive_package
-from golive import cli, program
-from golive.project import load_project
+from golive import cli
+from golive.preview import program
+from golive.preview.project import load_project
 
 
 def _run_with_main(body: str) -> subprocess.CompletedProcess[str]:
@@ -88,7 +89,7 @@ def test_declaring_one_command_leaves_the_others_modules_unloaded():
     """The speed of `golive check`: its parser must not import audit's or rollout's modules."""
     code = ("import sys\nfrom golive import cli\ncli._parser('check').parse_args(['check', '--stack', 'x'])\n"
             "print(sorted(m for m in sys.modules\n"
-            "             if m.startswith(('golive.audit', 'golive.rollout', 'golive.waivers'))))")
+            "             if m.startswith(('golive.operations', 'golive.rollout', 'golive.adoption.waivers'))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout == "[]\n"
 
@@ -124,7 +125,7 @@ def test_a_program_stopped_before_it_started_is_not_placed_in_golives_code():
 def test_golives_own_frames_are_never_the_programs_location():
     """This repository's program lives in golive's own folder: golive's files there are still golive's."""
     project = load_project(ROOT)
-    exec_file, main_file = ROOT / "golive" / "_exec.py", ROOT / "__main__.py"
+    exec_file, main_file = ROOT / "golive" / "preview" / "_exec.py", ROOT / "__main__.py"
     settings_file = ROOT / "components" / "settings.py"
     # A faulthandler dump of a program stopped while its interpreter was still loading the SDK ...
     dump = (f'Current thread 0x00007f (most recent call first):\n  File "{ROOT}/.venv/lib/python3.11/site-packages/'

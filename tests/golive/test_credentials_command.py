@@ -21,7 +21,8 @@ import boto3
 import pytest
 
 from checklist import catalog
-from golive import cli, customerio
+from golive import cli
+from golive.clients import customerio
 from tests.fakes.customerio import CustomerIoStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -400,7 +401,7 @@ def test_slow_customerio_is_a_clear_error_within_the_timeout(rig: Rig, monkeypat
 
 
 def test_a_terminal_is_read_without_echo(monkeypatch: pytest.MonkeyPatch) -> None:
-    from golive import credentials
+    from golive.operations import credentials
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -1,4 +1,4 @@
-"""golive.customerio against the Customer.io stand-in over real TLS (tests/fakes/customerio.py)."""
+"""golive.clients.customerio against the Customer.io stand-in over real TLS (tests/fakes/customerio.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from golive import customerio
-from golive.customerio import CustomerIo
+from golive.clients import customerio
+from golive.clients.customerio import CustomerIo
 from tests.fakes.customerio import CustomerIoStandIn
 
 SITE = "c0ffee5173a9e2d4b6"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from checklist import catalog
-from golive import cli, policyconfig
-from golive.waivers import catalog_info
+from golive import cli
+from golive.adoption.waivers import catalog_info
+from golive.analysis import policyconfig
 
 TODAY = "2026-12-01"
 

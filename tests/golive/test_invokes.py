@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from golive import invokes
+from golive.preview import invokes
 
 # The bench program's types, and Instance, whose deprecated getters carry a decorator between
 # @pulumi.getter and the function.

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golive import metrics as m
-from golive.program import run_program
+from golive.preview.program import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 

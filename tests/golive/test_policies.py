@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from checklist import catalog
-from golive import cli, policies
+from golive import cli
+from golive.adoption import policies
+from golive.adoption.waivers import catalog_info
 from golive.packfolder import PACK_DIR
-from golive.waivers import catalog_info
 
 
 def listed(capsys, *argv: str) -> str:

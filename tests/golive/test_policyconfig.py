@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from pulumi.runtime.proto import analyzer_pb2
 
 from checklist import catalog
-from golive import policyconfig
-from golive.analyzer import PackInfo, PolicyInfo
-from golive.policyconfig import ConfigError, PolicyConfig, configure_request, load, parse, reconcile, validate
+from golive.analysis import policyconfig
+from golive.analysis.analyzer import PackInfo, PolicyInfo
+from golive.analysis.policyconfig import ConfigError, PolicyConfig, configure_request, load, parse, reconcile, validate
 
 SCHEMA = {
     "maxBuckets": {"type": "integer", "minimum": 0, "default": 10.0},  # Struct numbers arrive as floats

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from golive import cli, policyconfig
-from golive.analyzer import AnalyzerSession
-from golive.findings import build_result
+from golive import cli
+from golive.analysis import policyconfig
+from golive.analysis.analyzer import AnalyzerSession
+from golive.analysis.findings import build_result
 from golive.packfolder import PACK_DIR
-from golive.program import run_program
+from golive.preview.program import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAIN = ROOT / "tests" / "fixtures" / "programs" / "cio_plain"

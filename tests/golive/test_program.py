@@ -1,4 +1,4 @@
-"""golive.program runs real Pulumi programs offline against golive's own ResourceMonitor and Engine.
+"""golive.preview.program runs real Pulumi programs offline against golive's own ResourceMonitor and Engine.
 
 Each fixture program in tests/fixtures/programs is run once per module (a run costs about a second)
 and the tests read the resource graph it produced.
@@ -16,11 +16,11 @@ from pathlib import Path
 import pulumi_aws
 import pytest
 
-from golive import monitor, program
-from golive.graph import STACK_TYPE, ResourceGraph, ResourceNode, SourcePosition
-from golive.invokes import InvokeResultsError, OfflineProviders, load_invoke_results
-from golive.program import REPO_ROOT, ProgramError, run_program
-from golive.project import SECRET_PLACEHOLDER
+from golive.preview import monitor, program
+from golive.preview.graph import STACK_TYPE, ResourceGraph, ResourceNode, SourcePosition
+from golive.preview.invokes import InvokeResultsError, OfflineProviders, load_invoke_results
+from golive.preview.program import REPO_ROOT, ProgramError, run_program
+from golive.preview.project import SECRET_PLACEHOLDER
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "fixtures" / "programs"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -534,12 +534,12 @@ def test_engine_services_load_the_protocol_without_the_sdk():
     # same ones once something loads it after all.
     script = (
         "import sys\n"
-        "import golive.analyzer, golive.monitor\n"
+        "import golive.analysis.analyzer, golive.preview.monitor\n"
         "assert 'pulumi' not in sys.modules, sorted(m for m in sys.modules if m.startswith('pulumi'))\n"
         "from pulumi.runtime.proto import analyzer_pb2, resource_pb2\n"
-        "assert golive.monitor.resource_pb2.RegisterResourceRequest is resource_pb2.RegisterResourceRequest\n"
-        "assert golive.analyzer.analyzer_pb2.AnalyzeRequest is analyzer_pb2.AnalyzeRequest\n"
-        "assert golive.analyzer.analyzer_pb2.MANDATORY == analyzer_pb2.MANDATORY\n"
+        "assert golive.preview.monitor.resource_pb2.RegisterResourceRequest is resource_pb2.RegisterResourceRequest\n"
+        "assert golive.analysis.analyzer.analyzer_pb2.AnalyzeRequest is analyzer_pb2.AnalyzeRequest\n"
+        "assert golive.analysis.analyzer.analyzer_pb2.MANDATORY == analyzer_pb2.MANDATORY\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

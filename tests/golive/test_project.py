@@ -1,4 +1,4 @@
-"""golive.project reads Pulumi.yaml and Pulumi.<stack>.yaml as the Pulumi CLI does."""
+"""golive.preview.project reads Pulumi.yaml and Pulumi.<stack>.yaml as the Pulumi CLI does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from golive.errors import GoliveError
-from golive.project import (
+from golive.preview.project import (
     SECRET_PLACEHOLDER,
     ProjectError,
     config_lines,
@@ -159,7 +159,7 @@ def _folder(path: Path) -> Path:
 
 
 def _passphrase_stack(phrase: str, *, provider: str = "") -> str:
-    from golive.passphrase import encrypt_for_tests
+    from golive.preview.passphrase import encrypt_for_tests
 
     salt, (key, password) = encrypt_for_tests(phrase, ["tk-0123456789", "hunter2"])
     return (f"{provider}encryptionsalt: {salt}\n"

@@ -10,11 +10,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from golive.analyzer import AnalyzerSession, Diagnostic, PackInfo, PolicyInfo, Remediation
-from golive.baseline import normalized_message
-from golive.findings import CheckResult, ConfigSource, Finding, PackSummary, ProductionSignal, build_result
-from golive.graph import InvokeRecord, ResourceGraph, ResourceNode, SourcePosition
-from golive.report import display_type, formats, render
+from golive.adoption.baseline import normalized_message
+from golive.analysis.analyzer import AnalyzerSession, Diagnostic, PackInfo, PolicyInfo, Remediation
+from golive.analysis.findings import CheckResult, ConfigSource, Finding, PackSummary, ProductionSignal, build_result
+from golive.analysis.report import display_type, formats, render
+from golive.preview.graph import InvokeRecord, ResourceGraph, ResourceNode, SourcePosition
 
 SARIF_SCHEMA = Path(__file__).resolve().parent.parent / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
 PREFIX = "urn:pulumi:prod::shop::"

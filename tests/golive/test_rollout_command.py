@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from golive import cli
-from golive.rollout import command
-from golive.rollout.store import label_for
+from golive.operations.rollout import command
+from golive.operations.rollout.store import label_for
 from tests.fakes.aws_seed import PROD, REGION, STAGING, Seed, seed
 from tests.fakes.customerio import CustomerIoStandIn
 from tests.fakes.printed import assert_runnable
@@ -295,7 +295,7 @@ def test_the_smoke_gate_can_be_dropped_in_stack_config_only(world, capsys, monke
 
 
 def test_a_write_from_outside_golive_settles_before_an_advance(world, capsys, monkeypatch):
-    from golive.rollout import store
+    from golive.operations.rollout import store
 
     monkeypatch.setattr(store, "SETTLE_WAIT", 0.3)
     world.put("internal", action=None)  # e.g. the AWS console: no golive label
@@ -474,7 +474,7 @@ def test_a_malformed_plan_in_stack_config(world, capsys):
 
 def on_command_clients(monkeypatch: pytest.MonkeyPatch, event: str, hook: Any) -> None:
     """Register a botocore event hook on the SSM clients `golive rollout` makes (not the tests' own)."""
-    from golive.rollout.aws import Clients
+    from golive.operations.rollout.aws import Clients
 
     make = Clients.make
 
@@ -524,7 +524,7 @@ def test_a_write_during_the_gates_makes_the_command_write_nothing(world, capsys,
 
 def test_a_rollback_between_the_reread_and_the_write_is_never_undone(world, capsys, monkeypatch, serialized_ssm):
     from checklist.plan import Plan
-    from golive.rollout.store import Flag
+    from golive.operations.rollout.store import Flag
 
     start = world.put("10")
     later(monkeypatch, 61)
@@ -547,7 +547,7 @@ def test_a_rollback_between_the_reread_and_the_write_is_never_undone(world, caps
 def test_an_advance_that_lost_to_another_advance_is_refused_and_the_flag_moved_once(world, capsys, monkeypatch,
                                                                                   serialized_ssm):
     from checklist.plan import Plan
-    from golive.rollout.store import Flag
+    from golive.operations.rollout.store import Flag
 
     world.put("10")
     later(monkeypatch, 61)

@@ -16,13 +16,15 @@ from typing import Any
 import pytest
 from test_check import BREAKS, PACK_CONFIG, PLAIN, STAGING_TRACK_KEY, known
 
-from golive import cli, passphrase, policyconfig
-from golive.analyzer import AnalyzerSession
-from golive.findings import build_result
-from golive.graph import ResourceGraph
+from golive import cli
+from golive.analysis import policyconfig
+from golive.analysis.analyzer import AnalyzerSession
+from golive.analysis.findings import build_result
 from golive.packfolder import PACK_DIR
-from golive.program import run_program
-from golive.state import UNKNOWN, StateError, load_state, parse_source
+from golive.preview import passphrase
+from golive.preview.graph import ResourceGraph
+from golive.preview.program import run_program
+from golive.preview.state import UNKNOWN, StateError, load_state, parse_source
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "state" / "shop-production.json"

@@ -20,12 +20,13 @@ from test_reports import INFO, SARIF_SCHEMA, STACK, diag, graph
 
 from checklist import catalog
 from checklist.model import Stack
-from golive import cli, policyconfig
-from golive.analyzer import AnalyzerSession
-from golive.findings import Waived, WaiverNotice, build_result
+from golive import cli
+from golive.adoption.waivers import PACK_NAME, catalog_info, rules
+from golive.analysis import policyconfig
+from golive.analysis.analyzer import AnalyzerSession
+from golive.analysis.findings import Waived, WaiverNotice, build_result
+from golive.analysis.report import render
 from golive.packfolder import PACK_DIR
-from golive.report import render
-from golive.waivers import PACK_NAME, catalog_info, rules
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAIN = ROOT / "tests" / "fixtures" / "programs" / "cio_plain"

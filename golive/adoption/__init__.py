@@ -1,0 +1,1 @@
+"""Adoption: `golive check` and what a team lives with around it (baseline, waivers, explain, policies)."""

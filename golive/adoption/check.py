@@ -1,0 +1,365 @@
+"""`golive check`: program → resource graph → analyzer session → findings → report.
+
+In the engine's rhythm, which is also the quick one: the project and stack files are read and the
+program's process is started; while its interpreter loads, golive's engine services come up and
+the policy pack is started, connected and configured (the engine loads its packs before it runs
+the program). Each resource then gets its Remediate and Analyze as the program registers it, and
+AnalyzeStack follows once the program is done.
+
+With `--state FILE` the graph comes from a `pulumi stack export` file instead (`golive.preview.state`), as
+`pulumi policy analyze --file` checks a stack's existing state: no program runs, and the rest of the
+pipeline is the same. `--baseline`/`--write-baseline` (`golive.adoption.baseline`) work on the findings once
+they are built, whichever way the graph came.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from golive.analysis import policyconfig
+from golive.errors import UsageError
+from golive.output import write_output
+from golive.preview.program import prepare_program
+
+if TYPE_CHECKING:
+    from golive.adoption.baseline import Baseline
+    from golive.analysis.analyzer import AnalyzerSession, Diagnostic
+    from golive.analysis.findings import CheckResult
+    from golive.preview.graph import ResourceGraph, ResourceNode
+
+
+def run(args: argparse.Namespace) -> int:
+    """`golive check` as the command line gives it: the report to --output or standard output."""
+    return _run(args, lambda report: write_output(report, args.output))
+
+
+def json_report(program_dir: str, stack: str, *, policy_pack: str, policy_pack_config: str | None,
+                config: Sequence[str] = (), invoke_results: str | None = None, timeout: float = 300.0) -> dict:
+    """The JSON report of a program's check, as `golive check --format json` writes it (for `golive waivers check`)."""
+    import json
+
+    args = argparse.Namespace(program_dir=program_dir, stack=stack, policy_pack=policy_pack,
+                              policy_pack_config=policy_pack_config, format="json", output=None, config=list(config),
+                              invoke_results=invoke_results, timeout=timeout, state=None, baseline=None,
+                              write_baseline=None)
+    written: list[str] = []
+    _run(args, written.append)  # its exit status is the findings'; the caller judges the report itself
+    return json.loads(written[0])
+
+
+def _run(args: argparse.Namespace, write: Callable[[str], None]) -> int:
+    pack_dir = Path(args.policy_pack)
+    if not (pack_dir / "PulumiPolicy.yaml").is_file():
+        raise UsageError(f"--policy-pack {pack_dir}: no PulumiPolicy.yaml there")
+    states = [args.state] if isinstance(args.state, str) else list(args.state or ())
+    if len(states) > 1:
+        raise UsageError(f"--state given {len(states)} times ({', '.join(states)}): a check reads one state file")
+    state_file = states[0] if states else None
+    if not state_file and not args.stack:
+        raise UsageError("--stack is required to run a program (it is optional only with --state FILE)")
+    if state_file and args.invoke_results:
+        raise UsageError("--invoke-results answers a program's data sources; with --state no program runs")
+    file_config = policyconfig.load(args.policy_pack_config)
+    # Bad baseline arguments are found before anything runs, not after.
+    baseline: Baseline | None = None
+    if args.baseline or args.write_baseline:
+        from golive.adoption import baseline as baselines
+
+        if args.baseline:
+            baseline = baselines.load(args.baseline)
+        if args.write_baseline:
+            baselines.check_writable(args.write_baseline)
+    notes = _Notes()
+    if state_file:
+        run_pack = _check_state(args, state_file, pack_dir, file_config, notes)
+    else:
+        run_pack = _check_program(args, pack_dir, file_config, notes)
+    graph, session, diagnostics, closing = run_pack
+    try:
+        from golive.analysis.findings import build_result
+        from golive.analysis.report import render
+
+        result = build_result(
+            graph,
+            session.info,
+            diagnostics,
+            pack_python=session.python.note,
+            remediations=session.remediations,
+            source_root="",
+            preview=state_file is None,
+        )
+        if baseline is not None or args.write_baseline:
+            result = _baseline(args, result, baseline, notes)
+        report = render(args.format, result)
+        if notes:
+            report = _annotate(args.format, report, notes)
+        write(report)
+        if notes.missing_stack_file and (args.output or args.format not in ("text", "markdown")):
+            # Where the report does not say it in words on the terminal, standard error does.
+            print(f"golive: note: {notes.missing_stack_file_line()}", file=sys.stderr)
+    finally:
+        closing.join()
+    if args.write_baseline and baseline is None:
+        # Every finding went into the baseline just written: the run did what it was asked. (With
+        # --baseline too, the findings it did not hide are not written, and count as usual.)
+        return 0
+    return result.exit_code()
+
+
+_Run = tuple["ResourceGraph", "AnalyzerSession", "list[Diagnostic]", threading.Thread]
+
+
+def _check_program(args: argparse.Namespace, pack_dir: Path,
+                   file_config: dict[str, policyconfig.PolicyConfig] | None, notes: _Notes) -> _Run:
+    program = prepare_program(
+        args.program_dir or ".",
+        args.stack,
+        config_overrides=args.config,
+        invoke_results=args.invoke_results,
+    )
+    if program.config.missing:
+        notes.missing_stack_file = program.config.missing
+    follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
+    try:
+        graph = program.run(
+            timeout=args.timeout,
+            on_start=lambda: follower.start(program.stack()),
+            on_register=follower.registered,
+            on_shutdown=follower.program_done,
+        )
+    except BaseException:
+        follower.close()  # the run failed: nothing keeps the pack
+        raise
+    return (graph, *_finish(follower, graph))
+
+
+def _check_state(args: argparse.Namespace, state_file: str, pack_dir: Path,
+                 file_config: dict[str, policyconfig.PolicyConfig] | None, notes: _Notes) -> _Run:
+    from golive.preview.state import load_state
+
+    loaded = load_state(state_file, stack=args.stack, program_dir=args.program_dir, config_overrides=args.config)
+    graph = loaded.graph
+    notes.state_file = loaded.file
+    notes.undecrypted_secrets = loaded.undecrypted_secrets
+    notes.lines.extend(loaded.notes)
+    follower = _Follower(pack_dir, file_config, args.policy_pack_config or "")
+    # The whole graph is known before the pack starts: it is connected and configured, then
+    # `finish` sends every resource to Remediate and Analyze and ends with AnalyzeStack.
+    try:
+        follower.start(graph)
+    except BaseException:
+        follower.close()
+        raise
+    return (graph, *_finish(follower, graph))
+
+
+def _finish(follower: _Follower, graph: ResourceGraph) -> tuple[AnalyzerSession, list[Diagnostic], threading.Thread]:
+    """AnalyzeStack once every resource was analyzed; then the pack is ended while the report is built."""
+    try:
+        session = follower.caught_up()
+        diagnostics = follower.diagnostics if follower.diagnostics is not None else session.finish(graph)
+    except BaseException:
+        follower.close()
+        raise
+    closing = threading.Thread(target=follower.close, name="golive-pack-close")
+    closing.start()
+    return session, diagnostics, closing
+
+
+def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline | None, notes: _Notes) -> CheckResult:
+    from golive.adoption import baseline as baselines
+
+    found = result.findings
+    kept: list[dict[str, object]] = []
+    if baseline is not None:
+        applied = baselines.apply(result, baseline)
+        result = applied.result
+        notes.baseline = {"file": baseline.file, "hidden": len(applied.hidden), "resolved": applied.resolved}
+        if applied.worse:
+            notes.baseline["worse"] = len(applied.worse)
+        found = applied.hidden
+        kept = [entry for _, entry in applied.worse]
+    if args.write_baseline:
+        # With --baseline too, only what it hid is written back: findings fixed since drop out, new ones
+        # are never let in by the same command that reports them, and one that got worse keeps its old
+        # entry (its old numbers), so the baseline never loosens.
+        baselines.write(args.write_baseline, found, result.project, result.stack, kept)
+        notes.written_baseline = {"file": args.write_baseline, "findings": len(found) + len(kept)}
+    return result
+
+
+class _Notes:
+    """What a report should add about how this check ran; empty on a plain program run."""
+
+    def __init__(self) -> None:
+        self.state_file: str | None = None
+        self.undecrypted_secrets = 0
+        self.baseline: dict[str, object] | None = None
+        self.written_baseline: dict[str, object] | None = None
+        self.lines: list[str] = []  # from the state loader
+        self.missing_stack_file = ""  # "no Pulumi.<stack>.yaml in DIR …" when the stack has none
+
+    def __bool__(self) -> bool:
+        return bool(self.state_file or self.baseline or self.written_baseline or self.lines
+                    or self.missing_stack_file)
+
+    def missing_stack_file_line(self) -> str:
+        return (f"Stack config: {self.missing_stack_file}; the program ran with empty config (and --config), "
+                "as a new stack does under the CLI." if self.missing_stack_file else "")
+
+    def text(self) -> list[str]:
+        out = []
+        if self.missing_stack_file:
+            out.append(self.missing_stack_file_line())
+        if self.state_file:
+            out.append(f"Checked the state file {self.state_file}: the stack as last deployed, not a preview "
+                       "(no program was run).")
+        out.extend(self.lines)
+        if self.baseline:
+            b = self.baseline
+            out.append(f"Baseline {b['file']}: {_plural(int(b['hidden']), 'known finding')} hidden"
+                       + (f"; {b['resolved']} in it no longer found" if b["resolved"] else "")
+                       + (f"; {_plural(int(b['worse']), 'finding')} worse than in it, shown as new"
+                          if b.get("worse") else "") + ".")
+        if self.written_baseline:
+            w = self.written_baseline
+            out.append(f"Baseline written to {w['file']} with {_plural(int(w['findings']), 'finding')}.")
+        return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _annotate(fmt: str, report: str, notes: _Notes) -> str:
+    """Add how the check ran to a rendered report: the reporters know whether it was a preview
+    (CheckResult.preview); the rest of how it ran (state file, baseline, stack file) is added here,
+    each format in its own terms."""
+    import json
+
+    if fmt in ("text", "markdown"):
+        prefix = "" if fmt == "text" else "> "
+        sep = "" if fmt == "text" else "\n"
+        return report.rstrip("\n") + "\n" + sep + "".join(f"{prefix}{line}\n{sep}" for line in notes.text())
+    extra: dict[str, object] = {}
+    if notes.missing_stack_file:
+        extra["stackConfigMissing"] = notes.missing_stack_file
+    if notes.state_file:
+        extra["stateFile"] = notes.state_file
+        if notes.undecrypted_secrets:
+            extra["undecryptedSecrets"] = notes.undecrypted_secrets
+    if notes.baseline:
+        extra["baseline"] = notes.baseline
+    if notes.written_baseline:
+        extra["baselineWritten"] = notes.written_baseline
+    if fmt in ("json", "sarif"):
+        document = json.loads(report)
+        # json: the top level; SARIF: each run's property bag.
+        for place in ([document] if fmt == "json" else
+                      [r.setdefault("properties", {}) for r in document.get("runs", [])]):
+            place.update(extra)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "junit":
+        import xml.etree.ElementTree as ET
+
+        root = ET.fromstring(report)
+        for props in root.iter("properties"):
+            for name, value in extra.items():
+                ET.SubElement(props, "property", name=name,
+                              value=value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+        ET.indent(root)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return report
+
+
+class _Finish(NamedTuple):
+    graph: ResourceGraph
+
+
+class _Follower:
+    """The pack's side of the run: started as the program starts, it sends each resource to
+    Remediate and Analyze as the program registers it, from a thread of its own, and AnalyzeStack
+    once the program signals it has registered everything - as the engine does, while the
+    program's process is still ending. The diagnostics count only if that run then succeeds."""
+
+    _END = None
+
+    def __init__(self, pack_dir: Path, file_config: dict[str, policyconfig.PolicyConfig] | None,
+                 config_source: str) -> None:
+        self.pack_dir = pack_dir
+        self.file_config = file_config
+        self.config_source = config_source
+        self.session: AnalyzerSession | None = None
+        self._queue: queue.SimpleQueue[ResourceNode | _Finish | None] = queue.SimpleQueue()
+        self.diagnostics: list[Diagnostic] | None = None  # AnalyzeStack's, once the program is done
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, stack: ResourceGraph) -> None:
+        from checklist import catalog
+        from golive.analysis.analyzer import AnalyzerSession
+
+        # The engine never tells a pack where its config came from; golive knows, and the pack's
+        # findings about the config name the file.
+        self.session = AnalyzerSession.launch(
+            self.pack_dir, stack, environment={catalog.PACK_CONFIG_FILE_ENV: self.config_source}
+        )
+        self._thread = threading.Thread(target=self._follow, name="golive-pack", daemon=True)
+        self._thread.start()
+
+    def registered(self, node: ResourceNode) -> None:
+        self._queue.put(node)
+
+    def program_done(self, graph: ResourceGraph) -> None:
+        self._queue.put(_Finish(graph))
+
+    def _follow(self) -> None:
+        session = self.session
+        assert session is not None
+        try:
+            # Load what validation and the report need now, while the pack starts and the program's
+            # interpreter still loads the SDK: an import holds the GIL for milliseconds at a time, which
+            # later would hold up golive's answers to the program's calls.
+            policyconfig.preload()
+            from golive.analysis import (
+                findings,  # noqa: F401
+                )
+            session.connect()
+            config = policyconfig.reconcile(session.info, self.file_config, source=self.config_source)
+            session.configure(config)
+            nodes: dict[str, ResourceNode] = {}
+            while (item := self._queue.get()) is not self._END:
+                if isinstance(item, _Finish):
+                    self.diagnostics = session.finish(item.graph)
+                    session.close()  # the engine's last call to the pack
+                    continue
+                nodes[item.urn] = item
+                session.analyze(item, nodes)
+        except BaseException as err:  # raised in the caller's thread by caught_up()
+            self._error = err
+
+    def caught_up(self) -> AnalyzerSession:
+        """Once the program is done: wait until every resource it registered has been analyzed."""
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        assert self.session is not None
+        return self.session
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(self._END)
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()  # an Analyze in flight fails at once, and the thread ends
+        self._stop()
+

@@ -1,0 +1,1 @@
+"""Clients shared by the operational commands: AWS error handling and Customer.io's APIs."""

@@ -1,0 +1,1 @@
+"""Operations on what is deployed: audit, the staged rollout, credentials and fingerprints."""

@@ -1,0 +1,1 @@
+"""`golive rollout`: the flag's store, the gates and the command."""

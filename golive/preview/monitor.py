@@ -1,0 +1,1084 @@
+"""The engine side of an offline preview: pulumirpc.ResourceMonitor and pulumirpc.Engine over gRPC.
+
+A Python program talks to these services exactly as it talks to the Pulumi CLI. They answer as the
+engine does in a preview of a stack that does not exist yet (pkg/resource/deploy/source_eval.go at
+3.260): every custom resource is a create, whose id is unknown ("") and whose outputs are its
+inputs with the provider's computed outputs unknown; components get their URN and no outputs;
+custom resources without an explicit provider get the engine's default provider for their package.
+Transforms run through the program's callback server as the engine runs them. Every registration
+is recorded, in order, as a `ResourceNode` of the `ResourceGraph`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+
+from golive.preview import _proto
+
+if TYPE_CHECKING:
+    from pulumi.runtime.proto import (
+        alias_pb2,
+        callback_pb2,
+        callback_pb2_grpc,
+        engine_pb2,
+        engine_pb2_grpc,
+        resource_pb2,
+        resource_pb2_grpc,
+    )
+else:
+    alias_pb2 = _proto.load("alias_pb2")
+    callback_pb2 = _proto.load("callback_pb2")
+    callback_pb2_grpc = _proto.load("callback_pb2_grpc")
+    engine_pb2 = _proto.load("engine_pb2")
+    engine_pb2_grpc = _proto.load("engine_pb2_grpc")
+    resource_pb2 = _proto.load("resource_pb2")
+    resource_pb2_grpc = _proto.load("resource_pb2_grpc")
+
+from golive.preview.graph import (
+    STACK_TYPE,
+    CustomTimeouts,
+    InvokeRecord,
+    LogMessage,
+    ResourceGraph,
+    ResourceNode,
+    ResourceOptions,
+    SourcePosition,
+)
+from golive.preview.invokes import STACK_REFERENCE, OfflineProviders, computed_outputs
+from golive.preview.wire import (  # noqa: F401 - part of this module's surface for callers and tests
+    ARCHIVE_SIG,
+    ASSET_SIG,
+    OUTPUT_SIG,
+    RESOURCE_SIG,
+    SECRET_SIG,
+    SIG,
+    UNKNOWN,
+    UNKNOWN_SENTINELS,
+    downgrade_outputs,
+    engine_view,
+    is_unknown,
+)
+from golive.preview.wire import signature as _sig
+
+PROVIDER_PREFIX = "pulumi:providers:"
+# What RequirePulumiVersion compares against: the CLI is at least as new as the SDK it runs.
+ENGINE_VERSION = "3.272.0"
+
+# source_eval.go supportsFeatureID: the string ids older SDKs probe with SupportsFeature.
+SUPPORTED_FEATURE_IDS = frozenset({
+    "secrets", "resourceReferences", "outputValues", "aliasSpecs", "replacementTrigger", "deletedWith",
+    "replaceWith", "transforms", "invokeTransforms", "parameterization", "resourceHooks", "errorHooks",
+    "sendsOptionsToHooks",
+})
+# source_eval.go supportedMonitorFeatures: the same, plus byte strings and invoke dependsOn/parent,
+# for SDKs that ask GetDeploymentInfo (state migrations stay off, as in a default deployment).
+SUPPORTED_FEATURES = (
+    resource_pb2.RESOURCE_MONITOR_FEATURE_SECRETS,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_OUTPUT_VALUES,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_REPLACEMENT_TRIGGER,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_DELETED_WITH,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_REPLACE_WITH,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_TRANSFORMS,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_TRANSFORMS,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_PARAMETERIZATION,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_HOOKS,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_ERROR_HOOKS,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_SENDS_OPTIONS_TO_HOOKS,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_BYTE_STRING,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON,
+    resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_PARENT,
+)
+_SEVERITY = {engine_pb2.DEBUG: "debug", engine_pb2.INFO: "info", engine_pb2.WARNING: "warning",
+             engine_pb2.ERROR: "error"}
+
+
+class MonitorError(Exception):
+    """A request the engine would refuse; the message reaches the program as the RPC's error."""
+
+    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.UNKNOWN) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- wire values -------------------------------------------------------------------------------
+
+def to_dict(struct: struct_pb2.Struct | None) -> dict[str, Any]:
+    return json_format.MessageToDict(struct) if struct is not None else {}
+
+
+def to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
+
+
+def contains_unknowns(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, dict):
+        if _sig(value) == OUTPUT_SIG and "value" not in value:
+            return True
+        return any(contains_unknowns(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_unknowns(v) for v in value)
+    return False
+
+
+def upgrade_to_outputs(value: Any) -> Any:
+    """The engine's view of a request's properties (UpgradeToOutputValues): unknowns and secrets
+    become output values. Transforms see properties in this form."""
+    if is_unknown(value):
+        return {SIG: OUTPUT_SIG}
+    if isinstance(value, list):
+        return [upgrade_to_outputs(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    sig = _sig(value)
+    if sig == SECRET_SIG:
+        inner = upgrade_to_outputs(value.get("value"))
+        if _sig(inner) == OUTPUT_SIG:
+            return {**inner, "secret": True}
+        return {SIG: OUTPUT_SIG, "value": inner, "secret": True}
+    if sig in (ASSET_SIG, ARCHIVE_SIG, RESOURCE_SIG, OUTPUT_SIG):
+        return value
+    return {k: upgrade_to_outputs(v) for k, v in value.items()}
+
+
+def output_dependencies(value: Any, into: dict[str, None] | None = None) -> dict[str, None]:
+    """source_eval.go addOutputDependencies, as an ordered set."""
+    deps: dict[str, None] = {} if into is None else into
+    if isinstance(value, list):
+        for v in value:
+            output_dependencies(v, deps)
+    elif isinstance(value, dict):
+        sig = _sig(value)
+        if sig == OUTPUT_SIG:
+            if "value" in value:
+                output_dependencies(value["value"], deps)
+            for d in value.get("dependencies") or ():
+                deps[d] = None
+        elif sig == RESOURCE_SIG:
+            output_dependencies(value.get("id"), deps)
+        elif sig == SECRET_SIG:
+            output_dependencies(value.get("value"), deps)
+        elif sig not in (ASSET_SIG, ARCHIVE_SIG):
+            for v in value.values():
+                output_dependencies(v, deps)
+    return deps
+
+
+def add_property_dependencies(props: dict[str, Any], property_deps: dict[str, list[str]]) -> dict[str, Any]:
+    """source_eval.go upgradeOutputValues: carry each property's dependencies into its output value,
+    so a transform that keeps the value keeps its dependencies."""
+    result = {}
+    for key, value in props.items():
+        deps = property_deps.get(key)
+        if deps is None:
+            result[key] = value
+            continue
+        current = output_dependencies(value)
+        if set(deps) <= set(current):
+            result[key] = value
+            continue
+        output = dict(value) if _sig(value) == OUTPUT_SIG else {SIG: OUTPUT_SIG, "value": value}
+        merged = dict.fromkeys(output.get("dependencies") or ())
+        merged.update(dict.fromkeys(deps))
+        output["dependencies"] = list(merged)
+        result[key] = output
+    return result
+
+
+def _strip_secrets(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_strip_secrets(v) for v in value]
+    if isinstance(value, dict):
+        if _sig(value) == SECRET_SIG:
+            return _strip_secrets(value.get("value"))
+        return {k: _strip_secrets(v) for k, v in value.items()}
+    return value
+
+
+def _check_assets(value: Any, pwd: Path) -> Any:
+    """ComputeAssetHashes: the engine hashes every asset when it unmarshals a registration, so a
+    missing file fails the preview. Archive hashes are not computed offline; their paths are checked."""
+    if isinstance(value, list):
+        return [_check_assets(v, pwd) for v in value]
+    if not isinstance(value, dict):
+        return value
+    sig = _sig(value)
+    if sig == ASSET_SIG:
+        out = dict(value)
+        if "hash" not in out:
+            if isinstance(out.get("text"), str):
+                out["hash"] = hashlib.sha256(out["text"].encode()).hexdigest()
+            elif isinstance(out.get("path"), str):
+                path = pwd / out["path"]
+                try:
+                    out["hash"] = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError as err:
+                    raise MonitorError(f"failed to compute asset hash: open {out['path']}: "
+                                       f"{(err.strerror or str(err)).lower()}") from None
+        return out
+    if sig == ARCHIVE_SIG:
+        if isinstance(value.get("path"), str) and not (pwd / value["path"]).exists():
+            raise MonitorError(f"failed to compute archive hash: open {value['path']}: "
+                               "no such file or directory")
+        if isinstance(value.get("assets"), dict):
+            return {**value, "assets": {k: _check_assets(v, pwd) for k, v in value["assets"].items()}}
+        return value
+    if sig in (SECRET_SIG, OUTPUT_SIG):
+        return {k: (_check_assets(v, pwd) if k == "value" else v) for k, v in value.items()}
+    if sig == RESOURCE_SIG:
+        return value
+    return {k: _check_assets(v, pwd) for k, v in value.items()}
+
+
+# --- names -------------------------------------------------------------------------------------
+
+def urn_parts(urn: str) -> tuple[str, str, str, str]:
+    """(stack, project, qualified type, name) of `urn:pulumi:STACK::PROJECT::TYPE::NAME`."""
+    if not urn.startswith("urn:pulumi:"):
+        raise MonitorError(f"invalid URN {urn!r}", grpc.StatusCode.INVALID_ARGUMENT)
+    parts = urn[len("urn:pulumi:"):].split("::", 3)
+    if len(parts) != 4:
+        raise MonitorError(f"invalid URN {urn!r}", grpc.StatusCode.INVALID_ARGUMENT)
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def qualified_type(urn: str) -> str:
+    return urn_parts(urn)[2]
+
+
+def make_urn(stack: str, project: str, parent: str, typ: str, name: str) -> str:
+    """deployment.go generateURN: parent types joined by `$`, except under the root Stack."""
+    qualified = typ
+    if parent:
+        parent_type = qualified_type(parent)
+        if parent_type != STACK_TYPE:
+            qualified = f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def _create_urn(name: str, typ: str, parent: str, project: str, stack: str) -> str:
+    """resource.CreateURN, used for alias specs."""
+    if not parent:
+        return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
+    return f"{parent[:parent.rindex('::')]}${typ}::{name}"
+
+
+def _is_type_token(typ: str) -> bool:
+    parts = typ.split(":")
+    return len(parts) == 3 and all(parts)
+
+
+def _package_of(typ: str) -> str:
+    if typ.startswith(PROVIDER_PREFIX):
+        return typ[len(PROVIDER_PREFIX):]
+    return typ.split(":")[0]
+
+
+def _provider_urn(ref: str) -> str:
+    return ref.rsplit("::", 1)[0] if "::" in ref else ref
+
+
+def default_provider_name(version: str) -> str:
+    """providers.ProviderRequest.DefaultName: `default`, or `default_7_51_1` for version 7.51.1."""
+    if not version:
+        return "default"
+    core, _, build = version.partition("+")
+    core, _, pre = core.partition("-")
+    name = "default_" + "_".join(core.split("."))
+    for extra in (pre, build):
+        if extra:
+            name += "_" + re.sub(r"[^A-Za-z0-9_]", "_", extra)
+    return name
+
+
+_DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """Go's time.ParseDuration, in seconds, as generateTimeoutInSeconds uses it."""
+    if not text:
+        return 0.0
+    sign, body = (-1.0, text[1:]) if text.startswith("-") else (1.0, text.lstrip("+"))
+    if body == "0":
+        return 0.0
+    total, pos = 0.0, 0
+    for match in _DURATION.finditer(body):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(body) or pos == 0:
+        raise MonitorError(f'time: invalid duration "{text}"', grpc.StatusCode.INVALID_ARGUMENT)
+    return sign * total
+
+
+def _version_tuple(text: str) -> tuple[int, int, int]:
+    nums = [int(n) for n in re.findall(r"\d+", text.split("-")[0])[:3]]
+    return tuple([*nums, 0, 0, 0][:3])  # type: ignore[return-value]
+
+
+def version_in_range(version: str, spec: str) -> bool:
+    """blang/semver ParseRange as RequirePulumiVersion uses it: `>=3.0.0 <4.0.0 || =5.0.0`."""
+    have = _version_tuple(version)
+    for alternative in spec.split("||"):
+        ok = True
+        for part in alternative.split():
+            match = re.fullmatch(r"(>=|<=|!=|>|<|=|!)?v?(\d+(?:\.\d+){0,2}(?:[-+][0-9A-Za-z.-]+)?)", part)
+            if match is None:
+                raise MonitorError(f"invalid version range {spec!r}", grpc.StatusCode.INVALID_ARGUMENT)
+            op, want = match.group(1) or "=", _version_tuple(match.group(2))
+            ok = ok and {">=": have >= want, "<=": have <= want, ">": have > want, "<": have < want,
+                         "=": have == want, "!=": have != want, "!": have != want}[op]
+        if ok:
+            return True
+    return False
+
+
+# --- the deployment ----------------------------------------------------------------------------
+
+@dataclass
+class _Goal:
+    custom: bool
+    protect: bool | None
+    retain_on_delete: bool | None
+    deleted_with: str
+    provider: str  # provider reference `urn::id`, "" if none
+
+
+@dataclass
+class _Hook:
+    name: str
+    callback: callback_pb2.Callback
+    on_dry_run: bool
+    ignore_errors: bool = False
+
+
+@dataclass
+class Preview:
+    """The state of one offline preview, shared by the ResourceMonitor and Engine services."""
+
+    project: str
+    stack: str
+    organization: str
+    root_dir: Path  # project folder: source positions are made relative to it
+    pwd: Path  # the program's working directory: relative asset paths resolve against it
+    config: dict[str, str] = field(default_factory=dict)
+    secret_keys: list[str] = field(default_factory=list)
+    providers: OfflineProviders = field(default_factory=OfflineProviders)
+    parallel: int = 8
+    callback_timeout: float = 120.0
+    # Called with each resource as it is recorded, in registration order (under the lock: be quick).
+    on_register: Callable[[ResourceNode], None] | None = None
+    # Called once with the graph when the program signals that it has registered everything
+    # (SignalAndWaitForShutdown); its process may still be ending, and its run may still fail.
+    on_shutdown: Callable[[ResourceGraph], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.graph = ResourceGraph(project=self.project, stack=self.stack, organization=self.organization,
+                                   config=dict(self.config), secret_keys=list(self.secret_keys),
+                                   program_dir=str(self.root_dir))
+        self.lock = threading.RLock()
+        self.nodes: dict[str, ResourceNode] = {}
+        self.goals: dict[str, _Goal] = {}
+        self.parents: dict[str, str] = {}
+        self.resource_transforms: dict[str, list[callback_pb2.Callback]] = {}
+        self.stack_transforms: list[callback_pb2.Callback] = []
+        self.stack_invoke_transforms: list[callback_pb2.Callback] = []
+        self.component_providers: dict[str, dict[str, str]] = {}
+        self.default_providers: dict[tuple[str, str, str], str] = {}
+        self.packages: dict[str, tuple[str, str, str]] = {}
+        self.hooks: dict[str, _Hook] = {}
+        self.root_urn = ""
+        self._channels: dict[str, grpc.Channel] = {}
+        self._source_files: dict[str, str] = {}  # source position URI -> file as reported
+        self.shutdown_signalled = False
+
+    def signal_shutdown(self) -> bool:
+        """The program has registered everything; False if it had said so already."""
+        with self.lock:
+            if self.shutdown_signalled:
+                return False
+            self.shutdown_signalled = True
+        if self.on_shutdown is not None:
+            self.on_shutdown(self.graph)
+        return True
+
+    # -- diagnostics --
+
+    def log(self, severity: str, message: str, urn: str = "") -> None:
+        with self.lock:
+            self.graph.messages.append(LogMessage(severity=severity, message=message, urn=urn))
+
+    def close(self) -> None:
+        with self.lock:
+            channels, self._channels = list(self._channels.values()), {}
+        for channel in channels:
+            channel.close()
+
+    # -- helpers --
+
+    def _source(self, pos: Any) -> SourcePosition | None:
+        """sourcePositions.parseSourcePosition: file:// URIs, relative to the project folder."""
+        if pos is None or not pos.uri:
+            return None
+        file = self._source_files.get(pos.uri)
+        if file is None:
+            parsed = urlparse(pos.uri)
+            if parsed.scheme != "file":
+                return None
+            path = Path(unquote(parsed.path))
+            try:
+                file = path.resolve().relative_to(self.root_dir).as_posix()
+            except ValueError:
+                file = str(path)
+            self._source_files[pos.uri] = file  # most resources are declared in the same few files
+        return SourcePosition(file=file, line=int(pos.line), column=int(pos.column))
+
+    def _callback_stub(self, target: str) -> callback_pb2_grpc.CallbacksStub:
+        with self.lock:
+            channel = self._channels.get(target)
+            if channel is None:
+                channel = self._channels[target] = grpc.insecure_channel(target)
+        return callback_pb2_grpc.CallbacksStub(channel)
+
+    def _call_back(self, callback: callback_pb2.Callback, request: bytes) -> bytes:
+        stub = self._callback_stub(callback.target)
+        try:
+            response = stub.Invoke(callback_pb2.CallbackInvokeRequest(token=callback.token, request=request),
+                                   timeout=self.callback_timeout)
+        except grpc.RpcError as err:
+            raise MonitorError(err.details() or str(err.code())) from None
+        return response.response
+
+    def _transform(self, callback: callback_pb2.Callback, name: str, typ: str, custom: bool, parent: str,
+                   props: dict[str, Any], opts: resource_pb2.TransformResourceOptions,
+                   ) -> tuple[dict[str, Any], resource_pb2.TransformResourceOptions]:
+        request = resource_pb2.TransformRequest(name=name, type=typ, custom=custom, parent=parent,
+                                                properties=to_struct(props), options=opts)
+        response = resource_pb2.TransformResponse.FromString(
+            self._call_back(callback, request.SerializeToString()))
+        new_opts = response.options if response.HasField("options") else opts
+        new_props = to_dict(response.properties) if response.HasField("properties") else props
+        return new_props, new_opts
+
+    def _resolve_provider(self, provider: str, providers: Any, parent: str, pkg: str) -> str:
+        if provider:
+            return provider
+        if pkg in providers:
+            return providers[pkg]
+        if parent:
+            with self.lock:
+                inherited = self.component_providers.get(parent, {})
+            if pkg in inherited:
+                return inherited[pkg]
+        return ""
+
+    def _denied(self, pkg: str) -> bool:
+        if pkg == "pulumi":
+            return False
+        raw = self.config.get("pulumi:disable-default-providers")
+        if not raw:
+            return False
+        try:
+            barred = json.loads(raw)
+        except ValueError:
+            raise MonitorError(f"Failed to parse {raw}") from None
+        if not isinstance(barred, list):
+            raise MonitorError("Unexpected encoding of pulumi:disable-default-providers")
+        return any(isinstance(b, str) and b.strip() in ("*", pkg) for b in barred)
+
+    def _default_provider(self, pkg: str, version: str, url: str, typ: str, operation: str = "") -> str:
+        """default_providers.go: one provider resource per package, version and download URL, registered
+        the first time a resource or invoke needs it; its inputs are the package's stack config."""
+        if self._denied(pkg):
+            raise MonitorError(f"Default provider for '{pkg}' disabled. "
+                               f"'{typ}' must use an explicit provider.")
+        key = (pkg, version, url)
+        with self.lock:
+            ref = self.default_providers.get(key)
+            if ref is not None:
+                return ref
+            inputs: dict[str, Any] = {}
+            for config_key, value in sorted(self.config.items()):
+                ns, _, name = config_key.partition(":")
+                if ns == pkg:
+                    secret = config_key in self.secret_keys
+                    inputs[name] = {SIG: SECRET_SIG, "value": value} if secret else value
+            if version:
+                inputs["__internal"] = {}
+                inputs["version"] = version
+            if url:
+                inputs.setdefault("__internal", {})["pluginDownloadURL"] = url
+            name = default_provider_name(version)
+            urn = make_urn(self.stack, self.project, "", PROVIDER_PREFIX + pkg, name)
+            node = ResourceNode(urn=urn, type=PROVIDER_PREFIX + pkg, name=name,
+                                custom=True, inputs=inputs,
+                                outputs={k: v for k, v in inputs.items() if k != "__internal"}, id=UNKNOWN)
+            self._add(node)
+            self.goals[urn] = _Goal(custom=True, protect=None, retain_on_delete=None, deleted_with="",
+                                    provider="")
+            ref = f"{urn}::{UNKNOWN}"
+            self.default_providers[key] = ref
+            return ref
+
+    def _add(self, node: ResourceNode) -> None:
+        if node.urn in self.nodes:
+            self.log("error", f"Duplicate resource URN '{node.urn}'; try giving it a unique name", node.urn)
+            raise MonitorError(f"Duplicate resource URN '{node.urn}'; try giving it a unique name")
+        self.nodes[node.urn] = node
+        self.graph.resources.append(node)
+        if self.on_register is not None:
+            self.on_register(node)
+
+    def _provider_request(self, typ: str, version: str, url: str, package_ref: str) -> tuple[str, str, str]:
+        if package_ref:
+            with self.lock:
+                found = self.packages.get(package_ref)
+            if found is None:
+                raise MonitorError(f"unknown provider package '{package_ref}'")
+            return found
+        return _package_of(typ), version, url
+
+    def _alias_urns(self, aliases: Iterable[alias_pb2.Alias], name: str, typ: str, parent: str) -> list[str]:
+        """stepGenerator.collapseAliasToUrn for each alias spec, de-duplicated."""
+        found: dict[str, None] = {}
+        for alias in aliases:
+            if alias.WhichOneof("alias") == "urn":
+                found[alias.urn] = None
+                continue
+            spec = alias.spec
+            alias_parent = parent
+            which = spec.WhichOneof("parent")
+            if which == "parentUrn" and spec.parentUrn:
+                alias_parent = spec.parentUrn
+            no_parent = which == "noParent" and spec.noParent
+            if no_parent or (alias_parent and qualified_type(alias_parent) == STACK_TYPE):
+                alias_parent = ""
+            found[_create_urn(spec.name or name, spec.type or typ, alias_parent, spec.project or self.project,
+                              spec.stack or self.stack)] = None
+        return list(found)
+
+    # -- ResourceMonitor --
+
+    def _refuse_after_shutdown(self, what: str) -> None:
+        # The engine has ended its source of events and analyzed the stack by then.
+        if self.shutdown_signalled:
+            raise MonitorError(f"{what} after the program signalled that it had registered everything "
+                               "(SignalAndWaitForShutdown)", grpc.StatusCode.FAILED_PRECONDITION)
+
+    def register_resource(self, req: resource_pb2.RegisterResourceRequest,
+                          ) -> resource_pb2.RegisterResourceResponse:
+        self._refuse_after_shutdown(f"{req.type} {req.name!r} was registered")
+        if req.state_migrations:
+            raise MonitorError("state migrations are not supported by this deployment",
+                               grpc.StatusCode.FAILED_PRECONDITION)
+        name, typ, custom, remote, parent = req.name, req.type, req.custom, req.remote, req.parent
+        if parent:
+            urn_parts(parent)
+        if (custom or remote) and not _is_type_token(typ):
+            raise MonitorError(f"{typ!r} is not a valid type token (expected pkg:module:Type)",
+                               grpc.StatusCode.INVALID_ARGUMENT)
+        if req.envVarMappings and not typ.startswith(PROVIDER_PREFIX):
+            raise MonitorError("envVarMappings can only be used with provider resources",
+                               grpc.StatusCode.INVALID_ARGUMENT)
+
+        protect: bool | None = req.protect if req.HasField("protect") else None
+        retain: bool | None = req.retainOnDelete if req.HasField("retainOnDelete") else None
+        deleted_with, provider = req.deletedWith, req.provider
+        with self.lock:
+            parent_goal = self.goals.get(parent)
+        if parent_goal is not None:  # source_eval.go inheritFromParent
+            deleted_with = deleted_with or parent_goal.deleted_with
+            protect = parent_goal.protect if protect is None else protect
+            retain = parent_goal.retain_on_delete if retain is None else retain
+            if not provider and parent_goal.provider:
+                parent_pkg = _package_of(qualified_type(_provider_urn(parent_goal.provider)).split("$")[-1])
+                if (not remote and not custom) or parent_pkg == _package_of(typ):
+                    provider = parent_goal.provider
+
+        aliases = [alias_pb2.Alias(urn=u) for u in req.aliasURNs] + list(req.aliases)
+        dbr = req.deleteBeforeReplace if (req.deleteBeforeReplaceDefined or req.deleteBeforeReplace) else None
+
+        props = to_dict(req.object) if req.HasField("object") else {}
+        props = upgrade_to_outputs(_check_assets(props, self.pwd))
+        dependencies = list(dict.fromkeys(req.dependencies))
+        property_deps: dict[str, list[str]] = {}
+        if not req.propertyDependencies and not remote:
+            property_deps = {key: list(dependencies) for key in props}
+        else:
+            property_deps = {key: list(dict.fromkeys(deps.urns))
+                             for key, deps in req.propertyDependencies.items()}
+        if req.transforms:
+            props = add_property_dependencies(props, property_deps)
+
+        pkg = _package_of(typ)
+        if custom or remote:
+            provider = self._resolve_provider(provider, req.providers, parent, pkg)
+        opts = resource_pb2.TransformResourceOptions(
+            depends_on=req.dependencies, protect=protect, ignore_changes=req.ignoreChanges,
+            replace_on_changes=req.replaceOnChanges, version=req.version, aliases=aliases, provider=provider,
+            providers=dict(req.providers), hide_diff=req.hideDiffs, plugin_download_url=req.pluginDownloadURL,
+            retain_on_delete=retain, deleted_with=deleted_with, replace_with=req.replace_with,
+            delete_before_replace=dbr, additional_secret_outputs=req.additionalSecretOutputs,
+            plugin_checksums=dict(req.pluginChecksums))
+        if req.HasField("customTimeouts"):
+            opts.custom_timeouts.CopyFrom(req.customTimeouts)
+        if req.HasField("hooks"):
+            opts.hooks.CopyFrom(req.hooks)
+        if req.HasField("replacement_trigger"):
+            opts.replacement_trigger.CopyFrom(req.replacement_trigger)
+
+        # Own transforms first, then each ancestor's, then the stack's, as the engine runs them.
+        transforms = list(req.transforms)
+        with self.lock:
+            current = parent
+            while current:
+                transforms.extend(self.resource_transforms.get(current, ()))
+                current = self.parents.get(current, "")
+            transforms.extend(self.stack_transforms)
+        for callback in transforms:
+            props, opts = self._transform(callback, name, typ, custom, parent, props, opts)
+
+        providers = dict(opts.providers)
+        if not custom and parent:
+            with self.lock:
+                for k, v in self.component_providers.get(parent, {}).items():
+                    providers.setdefault(k, v)
+
+        provider_ref = ""
+        if (custom and not typ.startswith(PROVIDER_PREFIX)) or remote:
+            req_pkg, version, url = self._provider_request(typ, opts.version, opts.plugin_download_url,
+                                                           req.packageRef)
+            provider_ref = opts.provider or self._default_provider(req_pkg, version, url, typ)
+
+        alias_urns = self._alias_urns(opts.aliases, name, typ, parent)
+        if req.transforms:
+            dependencies = list(dict.fromkeys(opts.depends_on))
+            property_deps = {}
+            for key, value in props.items():
+                deps = list(output_dependencies(value))
+                property_deps[key] = deps
+                dependencies.extend(d for d in deps if d not in dependencies)
+        else:
+            for key, value in props.items():
+                merged = dict.fromkeys(property_deps.get(key, []))
+                merged.update(output_dependencies(value))
+                property_deps[key] = list(merged)
+
+        if typ.startswith(PROVIDER_PREFIX):
+            if opts.version:
+                props.setdefault("__internal", {})
+                props["version"] = opts.version
+            if opts.plugin_download_url:
+                internal = props.setdefault("__internal", {})
+                if isinstance(internal, dict):
+                    internal["pluginDownloadURL"] = opts.plugin_download_url
+        if not remote:
+            props = downgrade_outputs(props)
+
+        timeouts = None
+        if opts.HasField("custom_timeouts"):
+            ct = opts.custom_timeouts
+            timeouts = CustomTimeouts(create=duration_seconds(ct.create), update=duration_seconds(ct.update),
+                                      delete=duration_seconds(ct.delete))
+        options = ResourceOptions(
+            protect=bool(opts.protect),
+            ignore_changes=list(opts.ignore_changes),
+            delete_before_replace=(opts.delete_before_replace if opts.HasField("delete_before_replace")
+                                   else None),
+            additional_secret_outputs=list(opts.additional_secret_outputs),
+            aliases=alias_urns,
+            custom_timeouts=timeouts,
+        )
+        inputs = engine_view(props)
+        urn = make_urn(self.stack, self.project, parent, typ, name)
+        node_id = ""
+        if remote:
+            outputs: dict[str, Any] = {}
+        elif not custom:
+            outputs = {}
+        elif typ.startswith(PROVIDER_PREFIX):
+            outputs = {k: v for k, v in inputs.items() if k != "__internal"}
+            node_id = UNKNOWN
+        else:
+            outputs = self._create_outputs(typ, inputs, list(opts.additional_secret_outputs))
+
+        node = ResourceNode(
+            urn=urn, type=typ, name=name, custom=custom, inputs=inputs, outputs=outputs,
+            parent=parent or None, dependencies=dependencies, property_dependencies=property_deps,
+            provider=_provider_urn(provider_ref) if provider_ref else None, options=options,
+            source=self._source(req.sourcePosition if req.HasField("sourcePosition") else None), id=node_id)
+        with self.lock:
+            self._add(node)
+            self.goals[urn] = _Goal(
+                custom=custom, protect=opts.protect if opts.HasField("protect") else None,
+                retain_on_delete=opts.retain_on_delete if opts.HasField("retain_on_delete") else None,
+                deleted_with=opts.deleted_with, provider=provider_ref)
+            self.parents[urn] = parent
+            self.resource_transforms[urn] = list(req.transforms)
+            if not custom:
+                self.component_providers[urn] = providers
+            if typ == STACK_TYPE and not parent and not self.root_urn:
+                self.root_urn = urn
+        if opts.HasField("hooks") and not typ.startswith(PROVIDER_PREFIX):
+            self._run_hooks("before", opts.hooks.before_create, node)
+            self._run_hooks("after", opts.hooks.after_create, node)
+        if remote:
+            self.log("warning", f"{typ} '{name}' is a remote component: its provider plugin constructs it, "
+                                "so its child resources are not in the offline preview", urn)
+
+        response_object = outputs if custom else {}
+        if not req.supportsPartialValues:
+            response_object = {k: v for k, v in response_object.items() if not contains_unknowns(v)}
+        if not req.acceptSecrets:
+            response_object = _strip_secrets(response_object)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=node_id, object=to_struct(response_object),
+                                                     result=resource_pb2.SUCCESS)
+
+    def _create_outputs(self, typ: str, inputs: dict[str, Any], secret_outputs: list[str]) -> dict[str, Any]:
+        """A provider's preview of a create: the inputs, with the outputs it computes still unknown."""
+        outputs = dict(inputs)
+        for name in computed_outputs(typ):
+            outputs.setdefault(name, UNKNOWN)
+        for name in secret_outputs:
+            if name in outputs and _sig(outputs[name]) != SECRET_SIG:
+                outputs[name] = {SIG: SECRET_SIG, "value": outputs[name]}
+        return outputs
+
+    def register_resource_outputs(self, req: resource_pb2.RegisterResourceOutputsRequest) -> None:
+        self._refuse_after_shutdown(f"outputs of {req.urn} were registered")
+        urn_parts(req.urn)
+        outputs = engine_view(to_dict(req.outputs) if req.HasField("outputs") else {})
+        with self.lock:
+            node = self.nodes.get(req.urn)
+            if node is None:
+                raise MonitorError(f"cannot register outputs of unknown resource {req.urn}")
+            node.outputs = outputs
+
+    def read_resource(self, req: resource_pb2.ReadResourceRequest) -> resource_pb2.ReadResourceResponse:
+        self._refuse_after_shutdown(f"{req.type} {req.name!r} was read")
+        if not _is_type_token(req.type):
+            raise MonitorError(f"{req.type!r} is not a valid type token", grpc.StatusCode.INVALID_ARGUMENT)
+        parent = req.parent
+        provider = req.provider
+        if not req.type.startswith(PROVIDER_PREFIX) and not provider:
+            pkg, version, url = self._provider_request(req.type, req.version, req.pluginDownloadURL,
+                                                       req.packageRef)
+            provider = self._default_provider(pkg, version, url, req.type, "Read")
+        raw = to_dict(req.properties) if req.HasField("properties") else {}
+        props = engine_view(_check_assets(raw, self.pwd))
+        if req.type == STACK_REFERENCE:
+            state, how = self.providers.stack_reference(str(props.get("name", req.id)))
+            self._record_invoke(STACK_REFERENCE, how, req.sourcePosition if req.HasField("sourcePosition")
+                                else None)
+        else:
+            state = dict(props)
+        for name in req.additionalSecretOutputs:
+            if name in state and _sig(state[name]) != SECRET_SIG:
+                state[name] = {SIG: SECRET_SIG, "value": state[name]}
+        urn = make_urn(self.stack, self.project, parent, req.type, req.name)
+        node = ResourceNode(
+            urn=urn, type=req.type, name=req.name, custom=True, inputs=props, outputs=state,
+            parent=parent or None, dependencies=list(dict.fromkeys(req.dependencies)),
+            provider=_provider_urn(provider) if provider else None,
+            options=ResourceOptions(additional_secret_outputs=list(req.additionalSecretOutputs)),
+            source=self._source(req.sourcePosition if req.HasField("sourcePosition") else None),
+            id=req.id, external=True)
+        with self.lock:
+            self._add(node)
+            self.goals[urn] = _Goal(custom=True, protect=None, retain_on_delete=None, deleted_with="",
+                                    provider=provider)
+            self.parents[urn] = parent
+        obj = state if req.acceptSecrets else _strip_secrets(state)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=to_struct(obj), id=req.id)
+
+    def _record_invoke(self, token: str, how: str, pos: Any) -> None:
+        with self.lock:
+            self.graph.invokes.append(InvokeRecord(token=token, answered=how, source=self._source(pos)))
+
+    def _pending(self, urns: Iterable[str]) -> bool:
+        """registrations.HasUnresolved: a dependency (or any resource beneath it) not created yet.
+        In a preview no new custom resource is ever created."""
+        with self.lock:
+            todo = list(urns)
+            seen = set()
+            while todo:
+                urn = todo.pop()
+                if urn in seen:
+                    continue
+                seen.add(urn)
+                node = self.nodes.get(urn)
+                if node is None:
+                    return True
+                if node.custom and not node.id:
+                    return True
+                todo.extend(u for u, p in self.parents.items() if p == urn)
+            return False
+
+    def invoke(self, req: resource_pb2.ResourceInvokeRequest) -> resource_pb2.ResourceInvokeResponse:
+        tok = req.tok
+        args = to_dict(req.args) if req.HasField("args") else {}
+        parent = req.parent
+        provider = req.provider
+        if not provider and parent:  # INVOKE_PARENT: the parent's provider for this package
+            provider = self._resolve_provider("", {}, parent, _package_of(tok))
+            with self.lock:
+                goal = self.goals.get(parent)
+            if not provider and goal is not None and goal.provider:
+                ptype = qualified_type(_provider_urn(goal.provider)).split("$")[-1]
+                if _package_of(ptype) == _package_of(tok):
+                    provider = goal.provider
+        version, url = req.version, req.pluginDownloadURL
+        if self.stack_invoke_transforms:
+            opts = resource_pb2.TransformInvokeOptions(provider=provider, version=version,
+                                                       plugin_download_url=url,
+                                                       plugin_checksums=dict(req.pluginChecksums))
+            args = upgrade_to_outputs(args)
+            for callback in list(self.stack_invoke_transforms):
+                request = resource_pb2.TransformInvokeRequest(token=tok, args=to_struct(args), options=opts)
+                response = resource_pb2.TransformInvokeResponse.FromString(
+                    self._call_back(callback, request.SerializeToString()))
+                if response.HasField("args"):
+                    args = to_dict(response.args)
+                if response.HasField("options"):
+                    opts = response.options
+            args = _strip_secrets(downgrade_outputs(args))
+            provider, version, url = opts.provider, opts.version, opts.plugin_download_url
+        if not provider:
+            pkg, version, url = self._provider_request(tok, version, url, req.packageRef)
+            self._default_provider(pkg, version, url, tok, "Invoke")
+        if req.dependsOn and self._pending(req.dependsOn):
+            return resource_pb2.ResourceInvokeResponse(unknown=True)
+        if tok == "pulumi:pulumi:getResource":  # the builtin provider: a resource registered in this run
+            with self.lock:
+                node = self.nodes.get(str(args.get("urn", "")))
+            if node is None:
+                raise MonitorError(f"unknown resource {args.get('urn', '')}")
+            result = {"urn": node.urn, "id": node.id, "state": node.outputs}
+            return resource_pb2.ResourceInvokeResponse(**{"return": to_struct(result)})
+        result, how = self.providers.answer(tok, args)
+        self._record_invoke(tok, how, req.sourcePosition if req.HasField("sourcePosition") else None)
+        return resource_pb2.ResourceInvokeResponse(**{"return": to_struct(result)})
+
+    def register_stack_transform(self, callback: callback_pb2.Callback, invoke: bool = False) -> None:
+        if not callback.target:
+            raise MonitorError("target must be specified")
+        with self.lock:
+            (self.stack_invoke_transforms if invoke else self.stack_transforms).append(callback)
+
+    def register_hook(self, name: str, callback: callback_pb2.Callback, on_dry_run: bool,
+                      ignore_errors: bool = False) -> None:
+        with self.lock:
+            self.hooks[name] = _Hook(name=name, callback=callback, on_dry_run=on_dry_run,
+                                     ignore_errors=ignore_errors)
+
+    def _run_hooks(self, kind: str, names: Iterable[str], node: ResourceNode) -> None:
+        """Deployment.RunHooks for a create step: in a preview only hooks registered with on_dry_run run."""
+        for hook_name in names:
+            with self.lock:
+                hook = self.hooks.get(hook_name)
+            if hook is None:
+                raise MonitorError(f"hook {hook_name!r} was not registered")
+            if not hook.on_dry_run:
+                continue
+            request = resource_pb2.ResourceHookRequest(
+                urn=node.urn, id=node.id, name=node.name, type=node.type, new_inputs=to_struct(node.inputs),
+                new_outputs=to_struct(node.outputs) if kind == "after" else None)
+            try:
+                response = resource_pb2.ResourceHookResponse.FromString(
+                    self._call_back(hook.callback, request.SerializeToString()))
+                error = response.error
+            except MonitorError as err:
+                error = str(err)
+            if not error:
+                continue
+            if hook.ignore_errors:
+                self.log("warning", f"{kind}-create hook {hook_name!r} failed: {error}", node.urn)
+                continue
+            raise MonitorError(f"{kind} hook {hook_name!r} failed: {error}")
+
+    def register_package(self, req: resource_pb2.RegisterPackageRequest) -> str:
+        name = req.name
+        version = req.version
+        if req.HasField("parameterization"):
+            name, version = req.parameterization.name, req.parameterization.version
+        with self.lock:
+            for ref, found in self.packages.items():
+                if found == (name, version, req.download_url):
+                    return ref
+            ref = str(uuid.uuid4())
+            self.packages[ref] = (name, version, req.download_url)
+            return ref
+
+    def deployment_info(self) -> resource_pb2.DeploymentInfo:
+        return resource_pb2.DeploymentInfo(
+            project=self.project, stack=self.stack, organization=self.organization, config=self.config,
+            configSecretKeys=self.secret_keys, dryRun=True, parallel=self.parallel,
+            supportedFeatures=SUPPORTED_FEATURES)
+
+
+# --- gRPC services -----------------------------------------------------------------------------
+
+def _guard(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn MonitorError (and any bug of ours) into the RPC's error status, as the engine reports it."""
+
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except MonitorError as err:
+            context.abort(err.code, str(err))
+        except Exception as err:
+            context.abort(grpc.StatusCode.INTERNAL, f"golive monitor: {type(err).__name__}: {err}")
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class ResourceMonitorService(resource_pb2_grpc.ResourceMonitorServicer):
+    def __init__(self, preview: Preview) -> None:
+        self.preview = preview
+
+    @_guard
+    def GetDeploymentInfo(self, request: Any, context: grpc.ServicerContext) -> resource_pb2.DeploymentInfo:
+        return self.preview.deployment_info()
+
+    @_guard
+    def SupportsFeature(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return resource_pb2.SupportsFeatureResponse(hasSupport=request.id in SUPPORTED_FEATURE_IDS)
+
+    @_guard
+    def RegisterResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.preview.register_resource(request)
+
+    @_guard
+    def RegisterResourceOutputs(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.preview.register_resource_outputs(request)
+        return empty_pb2.Empty()
+
+    @_guard
+    def ReadResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.preview.read_resource(request)
+
+    @_guard
+    def Invoke(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.preview.invoke(request)
+
+    @_guard
+    def Call(self, request: Any, context: grpc.ServicerContext) -> Any:
+        raise MonitorError(f"call of {request.tok}: methods of remote components run in their provider "
+                           "plugin, which golive does not run offline", grpc.StatusCode.UNIMPLEMENTED)
+
+    @_guard
+    def RegisterStackTransform(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.preview.register_stack_transform(request)
+        return empty_pb2.Empty()
+
+    @_guard
+    def RegisterStackInvokeTransform(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.preview.register_stack_transform(request, invoke=True)
+        return empty_pb2.Empty()
+
+    @_guard
+    def RegisterResourceHook(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.preview.register_hook(request.name, request.callback, request.on_dry_run, request.ignore_errors)
+        return empty_pb2.Empty()
+
+    @_guard
+    def RegisterErrorHook(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.preview.register_hook(request.name, request.callback, False)
+        return empty_pb2.Empty()
+
+    @_guard
+    def RegisterPackage(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return resource_pb2.RegisterPackageResponse(ref=self.preview.register_package(request))
+
+    @_guard
+    def SignalAndWaitForShutdown(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # The engine ends its source of events here, so its analyzers' AnalyzeStack runs now; it also
+        # holds the call until the deployment is done, which offline only delays the program's exit.
+        if not self.preview.signal_shutdown():
+            raise MonitorError("Already waiting for shutdown")  # resmon's answer to a second call
+        return empty_pb2.Empty()
+
+
+class EngineService(engine_pb2_grpc.EngineServicer):
+    def __init__(self, preview: Preview) -> None:
+        self.preview = preview
+
+    @_guard
+    def Log(self, request: Any, context: grpc.ServicerContext) -> Any:
+        severity = _SEVERITY.get(request.severity, "info")
+        if severity != "debug":  # the SDK's own tracing, which the CLI shows only with --debug
+            self.preview.log(severity, request.message, request.urn)
+        return empty_pb2.Empty()
+
+    @_guard
+    def GetRootResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return engine_pb2.GetRootResourceResponse(urn=self.preview.root_urn)
+
+    @_guard
+    def SetRootResource(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.preview.lock:
+            self.preview.root_urn = request.urn
+        return engine_pb2.SetRootResourceResponse()
+
+    @_guard
+    def RequirePulumiVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not version_in_range(ENGINE_VERSION, request.pulumi_version_range):
+            raise MonitorError(f"Pulumi CLI version {ENGINE_VERSION} does not satisfy the version range "
+                               f"{request.pulumi_version_range!r} requested by the program",
+                               grpc.StatusCode.FAILED_PRECONDITION)
+        return engine_pb2.RequirePulumiVersionResponse()
+
+
+class Servers:
+    """The ResourceMonitor and Engine services on loopback ports, for one program run."""
+
+    def __init__(self, preview: Preview, *, workers: int = 64, monitor_port: int = 0, engine_port: int = 0) -> None:
+        """Port 0 picks a free port; a given port may be held by a socket with SO_REUSEPORT set."""
+        self.preview = preview
+        options = [("grpc.max_receive_message_length", 400 * 1024 * 1024),
+                   ("grpc.max_send_message_length", 400 * 1024 * 1024)]
+        self._monitor = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
+        self._engine = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=options)
+        resource_pb2_grpc.add_ResourceMonitorServicer_to_server(ResourceMonitorService(preview),
+                                                                self._monitor)
+        engine_pb2_grpc.add_EngineServicer_to_server(EngineService(preview), self._engine)
+        self.monitor_address = f"127.0.0.1:{self._monitor.add_insecure_port(f'127.0.0.1:{monitor_port}')}"
+        self.engine_address = f"127.0.0.1:{self._engine.add_insecure_port(f'127.0.0.1:{engine_port}')}"
+
+    def start(self) -> Servers:
+        self._monitor.start()
+        self._engine.start()
+        return self
+
+    def stop(self) -> None:
+        for server in (self._monitor, self._engine):
+            server.stop(grace=None).wait(5)
+        self.preview.close()
+
+    def __enter__(self) -> Servers:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
