@@ -63,7 +63,7 @@ class CustomerIoCredentials(pulumi.ComponentResource):
         for kind in args.kinds:
             secret = aws.secretsmanager.Secret(
                 f"{name}-{kind}",
-                name=catalog.CREDENTIAL_SECRET_NAME.format(environment=args.environment, kind=kind),
+                name=_secret_name(args.environment, kind),
                 description=f"Customer.io {kind} for {args.environment}",
                 kms_key_id=self.key.arn,
                 recovery_window_in_days=args.recovery_window_days,
@@ -136,10 +136,10 @@ def rotation_alert_input(environment: str) -> dict[str, Any]:
     return {
         "input_paths": {"event": "$.detail.eventName", "secret": "$.detail.additionalEventData.SecretId",
                         "time": "$.time"},
-        "input_template": json.dumps(
+        "input_template": json.dumps(  # the secret's name with KIND for its last part, as the catalog spells it
             f"Customer.io key rotation {environment}: <event> for <secret> at <time>. The key in use stays in "
             "use until a rotation succeeds. If no new key is staged, create one in Customer.io and stage it "
-            f"(`golive credentials stage customerio/{environment}/KIND`, KIND as in the secret's name); then "
+            f"(`golive credentials stage {_secret_name(environment, 'KIND')}`, KIND as in the secret's name); then "
             "rotate again: `aws secretsmanager rotate-secret --secret-id <secret>`."),
     }
 
@@ -206,3 +206,7 @@ def _reader_policy(secret_arn: str, readers: list[str]) -> str:
             ],
         }
     )
+
+
+def _secret_name(environment: str, kind: str) -> str:
+    return catalog.CREDENTIAL_SECRET_NAME.format(environment=environment, kind=kind)

@@ -16,7 +16,7 @@ class RolloutFlag(pulumi.ComponentResource):
         super().__init__("golive:rollout:RolloutFlag", name, None, opts)
         self.parameter = aws.ssm.Parameter(
             f"{name}-flag",
-            name=f"/customerio/{environment}/rollout",
+            name=catalog.ROLLOUT_PARAMETER_NAME.format(environment=environment),
             type="String",
             value=initial_stage,  # a plan stage, as the pack checks
             description="Customer.io staged rollout stage (0, internal, 10, 50, 100); moved by golive rollout",

@@ -8,6 +8,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from checklist import catalog
+
 from ._lambda import execution_role, python_function
 
 HANDLER_DIR = Path(__file__).resolve().parent / "rotation"
@@ -19,6 +21,7 @@ class RotationFunction(pulumi.ComponentResource):
         super().__init__("golive:credentials:RotationFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         role = execution_role(name, child)
+        secrets = catalog.CREDENTIAL_SECRET_NAME.format(environment=environment, kind="*")  # this environment's
         aws.iam.RolePolicy(
             f"{name}-access", role=role.id,
             policy=pulumi.Output.from_input(alert_topic_arn).apply(lambda topic: json.dumps({
@@ -27,7 +30,7 @@ class RotationFunction(pulumi.ComponentResource):
                     {"Effect": "Allow", "Resource": "*", "Action": [
                         "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                         "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
-                     "Condition": {"StringLike": {"secretsmanager:SecretId": f"*customerio/{environment}/*"}}},
+                     "Condition": {"StringLike": {"secretsmanager:SecretId": "*" + secrets}}},
                     {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
                 ],
             })),

@@ -213,7 +213,7 @@ def _fingerprints(args: argparse.Namespace) -> int:
                                  region=args.aws_region)
     if not found:
         raise UsageError(f"--stack {args.stack}: no Customer.io credential secrets found under "
-                         f"customerio/{args.environment or args.stack}/")
+                         f"{fingerprints.secret_name(args.environment or args.stack, '')}")
     if args.merge:
         merged = fingerprints.merge_into(fingerprints.load_config(Path(args.merge)), found)
         write_output(json.dumps(merged, indent=2, sort_keys=True) + "\n", args.merge)

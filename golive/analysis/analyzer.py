@@ -50,7 +50,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 
 from golive.analysis.policyconfig import ConfigError, PackInfo, PolicyConfig, PolicyInfo, configure_request, reconcile
 from golive.errors import GoliveError
-from golive.preview import _proto
+from golive.preview import _proto, urns
 from golive.preview.graph import STACK_TYPE, ResourceGraph, ResourceNode
 from golive.preview.process import wait_exited
 from golive.preview.wire import engine_view
@@ -269,9 +269,9 @@ def _options(node: ResourceNode) -> analyzer_pb2.AnalyzerResourceOptions:
 
 
 def _urn_name(urn: str, fallback: str) -> str:
-    # The engine sends URN.Name(): everything after the third "::", so a name may itself hold "::".
-    parts = urn.split("::", 3)
-    return parts[3] if len(parts) == 4 else fallback
+    # The engine sends URN.Name(), which may itself hold "::".
+    parsed = urns.parse(urn)
+    return parsed.name if parsed else fallback
 
 
 def _provider(
@@ -280,7 +280,7 @@ def _provider(
     if not node.provider or node.is_provider:
         return None
     # A provider reference is "URN::ID"; the graph may keep either.
-    provider = nodes.get(node.provider) or nodes.get(node.provider.rsplit("::", 1)[0])
+    provider = nodes.get(node.provider) or nodes.get(urns.provider_urn(node.provider))
     if provider is None:
         return None
     return analyzer_pb2.AnalyzerProviderResource(

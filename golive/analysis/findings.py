@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from golive.analysis.analyzer import Diagnostic, PackInfo, Remediation, root_stack_urn
+from golive.preview import urns
 from golive.preview.graph import InvokeRecord, ResourceGraph, SourcePosition
 from golive.preview.project import scalar_text
 from golive.preview.wire import is_unknown, signature
@@ -190,11 +191,8 @@ class CheckResult:
 
 
 def _type_and_name(urn: str) -> tuple[str, str]:
-    # urn:pulumi:STACK::PROJECT::PARENT$TYPE::NAME; the name may itself contain "::".
-    parts = urn.split("::", 3)
-    if len(parts) < 4:
-        return "", ""
-    return parts[2].rsplit("$", 1)[-1], parts[3]
+    parsed = urns.parse(urn)
+    return (parsed.type, parsed.name) if parsed else ("", "")
 
 
 def _program_source(source: SourcePosition | None) -> SourcePosition | None:

@@ -48,7 +48,8 @@ STAGED = "GOLIVE_STAGED"  # the rotation function's staging label (components/ro
 CURRENT = "AWSCURRENT"
 MAX_VALUE = 4096
 LABELS = {"site-id": "site ID", "track-api-key": "Track API key", "app-api-key": "App API key"}
-_SECRET_NAME = re.compile(r"customerio/(?P<environment>[^/\s]+)/(?P<kind>[^/\s]+)")
+_SECRET_NAME = re.compile(catalog.CREDENTIAL_SECRET_NAME.format(environment=r"(?P<environment>[^/\s]+)",
+                                                               kind=r"(?P<kind>[^/\s]+)"))
 
 
 class CredentialError(GoliveError):

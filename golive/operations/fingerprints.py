@@ -26,7 +26,7 @@ class FingerprintError(GoliveError):
 
 
 def secret_name(environment: str, kind: str) -> str:
-    return f"customerio/{environment}/{kind}"
+    return catalog.CREDENTIAL_SECRET_NAME.format(environment=environment, kind=kind)
 
 
 def collect(environment: str, *, endpoint_url: str | None = None, region: str | None = None) -> dict[str, list[str]]:

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
-from golive.preview import _proto
+from golive.preview import _proto, urns
 
 if TYPE_CHECKING:
     from pulumi.runtime.proto import (
@@ -67,9 +67,12 @@ from golive.preview.wire import (  # noqa: F401 - part of this module's surface 
     SIG,
     UNKNOWN,
     UNKNOWN_SENTINELS,
+    contains_unknowns,
     downgrade_outputs,
     engine_view,
     is_unknown,
+    output_dependencies,
+    upgrade_to_outputs,
 )
 from golive.preview.wire import signature as _sig
 
@@ -115,7 +118,7 @@ class MonitorError(Exception):
         self.code = code
 
 
-# --- wire values -------------------------------------------------------------------------------
+# --- protobuf Structs (the wire conversions themselves are wire.py's) ----------------------------
 
 def to_dict(struct: struct_pb2.Struct | None) -> dict[str, Any]:
     return json_format.MessageToDict(struct) if struct is not None else {}
@@ -125,61 +128,6 @@ def to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(value)
     return struct
-
-
-def contains_unknowns(value: Any) -> bool:
-    if is_unknown(value):
-        return True
-    if isinstance(value, dict):
-        if _sig(value) == OUTPUT_SIG and "value" not in value:
-            return True
-        return any(contains_unknowns(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_unknowns(v) for v in value)
-    return False
-
-
-def upgrade_to_outputs(value: Any) -> Any:
-    """The engine's view of a request's properties (UpgradeToOutputValues): unknowns and secrets
-    become output values. Transforms see properties in this form."""
-    if is_unknown(value):
-        return {SIG: OUTPUT_SIG}
-    if isinstance(value, list):
-        return [upgrade_to_outputs(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    sig = _sig(value)
-    if sig == SECRET_SIG:
-        inner = upgrade_to_outputs(value.get("value"))
-        if _sig(inner) == OUTPUT_SIG:
-            return {**inner, "secret": True}
-        return {SIG: OUTPUT_SIG, "value": inner, "secret": True}
-    if sig in (ASSET_SIG, ARCHIVE_SIG, RESOURCE_SIG, OUTPUT_SIG):
-        return value
-    return {k: upgrade_to_outputs(v) for k, v in value.items()}
-
-
-def output_dependencies(value: Any, into: dict[str, None] | None = None) -> dict[str, None]:
-    """source_eval.go addOutputDependencies, as an ordered set."""
-    deps: dict[str, None] = {} if into is None else into
-    if isinstance(value, list):
-        for v in value:
-            output_dependencies(v, deps)
-    elif isinstance(value, dict):
-        sig = _sig(value)
-        if sig == OUTPUT_SIG:
-            if "value" in value:
-                output_dependencies(value["value"], deps)
-            for d in value.get("dependencies") or ():
-                deps[d] = None
-        elif sig == RESOURCE_SIG:
-            output_dependencies(value.get("id"), deps)
-        elif sig == SECRET_SIG:
-            output_dependencies(value.get("value"), deps)
-        elif sig not in (ASSET_SIG, ARCHIVE_SIG):
-            for v in value.values():
-                output_dependencies(v, deps)
-    return deps
 
 
 def add_property_dependencies(props: dict[str, Any], property_deps: dict[str, list[str]]) -> dict[str, Any]:
@@ -252,12 +200,10 @@ def _check_assets(value: Any, pwd: Path) -> Any:
 
 def urn_parts(urn: str) -> tuple[str, str, str, str]:
     """(stack, project, qualified type, name) of `urn:pulumi:STACK::PROJECT::TYPE::NAME`."""
-    if not urn.startswith("urn:pulumi:"):
+    parsed = urns.parse(urn)
+    if parsed is None:
         raise MonitorError(f"invalid URN {urn!r}", grpc.StatusCode.INVALID_ARGUMENT)
-    parts = urn[len("urn:pulumi:"):].split("::", 3)
-    if len(parts) != 4:
-        raise MonitorError(f"invalid URN {urn!r}", grpc.StatusCode.INVALID_ARGUMENT)
-    return parts[0], parts[1], parts[2], parts[3]
+    return parsed.stack, parsed.project, parsed.qualified_type, parsed.name
 
 
 def qualified_type(urn: str) -> str:
@@ -290,10 +236,6 @@ def _package_of(typ: str) -> str:
     if typ.startswith(PROVIDER_PREFIX):
         return typ[len(PROVIDER_PREFIX):]
     return typ.split(":")[0]
-
-
-def _provider_urn(ref: str) -> str:
-    return ref.rsplit("::", 1)[0] if "::" in ref else ref
 
 
 def default_provider_name(version: str) -> str:
@@ -611,7 +553,7 @@ class Preview:
             protect = parent_goal.protect if protect is None else protect
             retain = parent_goal.retain_on_delete if retain is None else retain
             if not provider and parent_goal.provider:
-                parent_pkg = _package_of(qualified_type(_provider_urn(parent_goal.provider)).split("$")[-1])
+                parent_pkg = _package_of(qualified_type(urns.provider_urn(parent_goal.provider)).split("$")[-1])
                 if (not remote and not custom) or parent_pkg == _package_of(typ):
                     provider = parent_goal.provider
 
@@ -725,7 +667,7 @@ class Preview:
         node = ResourceNode(
             urn=urn, type=typ, name=name, custom=custom, inputs=inputs, outputs=outputs,
             parent=parent or None, dependencies=dependencies, property_dependencies=property_deps,
-            provider=_provider_urn(provider_ref) if provider_ref else None, options=options,
+            provider=urns.provider_urn(provider_ref) if provider_ref else None, options=options,
             source=self._source(req.sourcePosition if req.HasField("sourcePosition") else None), id=node_id)
         with self.lock:
             self._add(node)
@@ -799,7 +741,7 @@ class Preview:
         node = ResourceNode(
             urn=urn, type=req.type, name=req.name, custom=True, inputs=props, outputs=state,
             parent=parent or None, dependencies=list(dict.fromkeys(req.dependencies)),
-            provider=_provider_urn(provider) if provider else None,
+            provider=urns.provider_urn(provider) if provider else None,
             options=ResourceOptions(additional_secret_outputs=list(req.additionalSecretOutputs)),
             source=self._source(req.sourcePosition if req.HasField("sourcePosition") else None),
             id=req.id, external=True)
@@ -844,7 +786,7 @@ class Preview:
             with self.lock:
                 goal = self.goals.get(parent)
             if not provider and goal is not None and goal.provider:
-                ptype = qualified_type(_provider_urn(goal.provider)).split("$")[-1]
+                ptype = qualified_type(urns.provider_urn(goal.provider)).split("$")[-1]
                 if _package_of(ptype) == _package_of(tok):
                     provider = goal.provider
         version, url = req.version, req.pluginDownloadURL

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import yaml
 
 from golive.errors import GoliveError
+from golive.preview import urns
 
 if TYPE_CHECKING:
     from golive.preview.passphrase import Decrypt  # the module itself only when a stack has secrets to decrypt
@@ -372,16 +373,11 @@ def _missing_file(project: Project, file: Path) -> str:
 
 
 def _split_stack(stack: str) -> tuple[str, str]:
-    if not stack or not stack.strip():
-        raise ProjectError("--stack: empty stack name")
-    parts = stack.split("/")
-    if len(parts) == 3 and all(parts):
-        return parts[0], parts[2]
-    if len(parts) == 2 and all(parts):
-        return parts[0], parts[1]
-    if len(parts) == 1:
-        return "organization", stack
-    raise ProjectError(f"--stack {stack!r}: expected NAME or ORG/PROJECT/NAME")
+    try:
+        organization, _, name = urns.split_stack(stack)
+    except ValueError as err:
+        raise ProjectError(str(err)) from None
+    return organization, name
 
 
 def _apply_project_config(project: Project, stack: str, stack_file: Path, values: dict[str, str],

@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from golive.errors import GoliveError
-from golive.preview import passphrase
+from golive.preview import passphrase, urns
 from golive.preview.graph import (
     STACK_TYPE,
     CustomTimeouts,
@@ -53,7 +53,6 @@ from golive.preview.graph import (
 from golive.preview.wire import SECRET_SIG, SIG, UNKNOWN
 
 DEPLOYMENT_VERSION = 3
-DEFAULT_ORGANIZATION = "organization"  # what the program path uses for a stack named without one
 
 
 class StateError(GoliveError):
@@ -179,12 +178,10 @@ def parse_source(text: Any) -> SourcePosition | None:
 
 def urn_identity(urn: str) -> tuple[str, str] | None:
     """(stack, project) of `urn:pulumi:STACK::PROJECT::TYPE::NAME`, None when it is not such a URN."""
-    if not urn.startswith("urn:pulumi:"):
+    parsed = urns.parse(urn)
+    if parsed is None or not all(parsed):  # a state's stack and project are named: none may be empty
         return None
-    parts = urn[len("urn:pulumi:"):].split("::", 3)
-    if len(parts) != 4 or not all(parts):
-        return None
-    return parts[0], parts[1]
+    return parsed.stack, parsed.project
 
 
 class _Resource:
@@ -268,12 +265,6 @@ class _Resource:
         )
 
 
-def _provider_urn(ref: str) -> str:
-    """The URN of a provider reference `URN::ID` (the id after the last `::`, as providers.ParseReference
-    splits it): the program path's graph keeps the URN."""
-    return ref.rsplit("::", 1)[0] if ref.count("::") >= 4 else ref
-
-
 def _read(path: str) -> Any:
     try:
         if path == "-":  # `pulumi stack export | golive check --state -`
@@ -317,15 +308,10 @@ def _deployment(data: Any, path: str) -> dict[str, Any]:
 
 
 def _split_stack(stack: str) -> tuple[str, str | None, str]:
-    """(organization, project or None, name) of `--stack NAME|ORG/NAME|ORG/PROJECT/NAME`."""
-    parts = stack.split("/")
-    if not stack.strip() or not all(parts) or len(parts) > 3:
-        raise StateError(f"--stack {stack!r}: expected NAME, ORG/NAME or ORG/PROJECT/NAME")
-    if len(parts) == 1:
-        return DEFAULT_ORGANIZATION, None, parts[0]
-    if len(parts) == 2:
-        return parts[0], None, parts[1]
-    return parts[0], parts[1], parts[2]
+    try:
+        return urns.split_stack(stack)
+    except ValueError as err:
+        raise StateError(str(err)) from None
 
 
 def load_state(
@@ -354,8 +340,9 @@ def load_state(
         urn = resource.text("urn", required=True)
         resource.where = where = f"{where} ({urn})"
         rtype = resource.text("type", required=True)
+        found_urn = urns.parse(urn)
         found = urn_identity(urn)
-        if found is None:
+        if found is None or found_urn is None:
             raise resource.fail("not a URN (urn:pulumi:STACK::PROJECT::TYPE::NAME)")
         if identity is None:
             identity = found
@@ -378,14 +365,14 @@ def load_state(
             ResourceNode(
                 urn=urn,
                 type=rtype,
-                name=urn.split("::", 3)[3],
+                name=found_urn.name,
                 custom=resource.flag("custom"),
                 inputs=resource.props("inputs", secrets),
                 outputs=resource.props("outputs", secrets),
                 parent=parent or None,
                 dependencies=resource.strings("dependencies"),
                 property_dependencies=resource.property_dependencies(),
-                provider=_provider_urn(provider_ref) or None,
+                provider=urns.provider_urn(provider_ref) or None,  # the program path's graph keeps the URN
                 options=resource.options(),
                 source=parse_source(raw.get("sourcePosition")),
                 id=resource.text("id"),
@@ -397,7 +384,7 @@ def load_state(
     assert identity is not None
     state_stack, project_name = root_identity or identity
 
-    organization = DEFAULT_ORGANIZATION
+    organization = urns.DEFAULT_ORGANIZATION
     if stack is not None:
         organization, named_project, name = _split_stack(stack)
         if name != state_stack:

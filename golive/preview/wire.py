@@ -1,6 +1,7 @@
 """Pulumi's wire form of property values, in one place: the signature keys of secrets, resource
-references, output values, assets and archives, the unknown sentinels, and the two conversions the
-engine applies before a value reaches a policy pack (sdk/go/common/resource/plugin/rpc.go,
+references, output values, assets and archives, the unknown sentinels, and the engine's conversions
+of them: to output values for transforms (UpgradeToOutputValues) and back before a value reaches a
+policy pack, the unknowns and output dependencies a request holds (sdk/go/common/resource/plugin/rpc.go,
 pkg/resource/deploy/source_eval.go).
 """
 
@@ -82,3 +83,58 @@ def engine_view(value: Any) -> Any:
     if sig in (ASSET_SIG, ARCHIVE_SIG):
         return value
     return {k: engine_view(v) for k, v in value.items()}
+
+
+def contains_unknowns(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, dict):
+        if signature(value) == OUTPUT_SIG and "value" not in value:
+            return True
+        return any(contains_unknowns(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_unknowns(v) for v in value)
+    return False
+
+
+def upgrade_to_outputs(value: Any) -> Any:
+    """The engine's view of a request's properties (UpgradeToOutputValues): unknowns and secrets
+    become output values. Transforms see properties in this form."""
+    if is_unknown(value):
+        return {SIG: OUTPUT_SIG}
+    if isinstance(value, list):
+        return [upgrade_to_outputs(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    sig = signature(value)
+    if sig == SECRET_SIG:
+        inner = upgrade_to_outputs(value.get("value"))
+        if signature(inner) == OUTPUT_SIG:
+            return {**inner, "secret": True}
+        return {SIG: OUTPUT_SIG, "value": inner, "secret": True}
+    if sig in (ASSET_SIG, ARCHIVE_SIG, RESOURCE_SIG, OUTPUT_SIG):
+        return value
+    return {k: upgrade_to_outputs(v) for k, v in value.items()}
+
+
+def output_dependencies(value: Any, into: dict[str, None] | None = None) -> dict[str, None]:
+    """source_eval.go addOutputDependencies, as an ordered set."""
+    deps: dict[str, None] = {} if into is None else into
+    if isinstance(value, list):
+        for v in value:
+            output_dependencies(v, deps)
+    elif isinstance(value, dict):
+        sig = signature(value)
+        if sig == OUTPUT_SIG:
+            if "value" in value:
+                output_dependencies(value["value"], deps)
+            for d in value.get("dependencies") or ():
+                deps[d] = None
+        elif sig == RESOURCE_SIG:
+            output_dependencies(value.get("id"), deps)
+        elif sig == SECRET_SIG:
+            output_dependencies(value.get("value"), deps)
+        elif sig not in (ASSET_SIG, ARCHIVE_SIG):
+            for v in value.values():
+                output_dependencies(v, deps)
+    return deps

@@ -125,6 +125,8 @@ RATIO_STATISTIC = "Average"
 # --- §7 Staged rollout --------------------------------------------------------------------------
 
 ROLLOUT_FLAG_TAG = "customerio:rollout-flag"
+# The flag: the RolloutFlag component's SSM parameter, which `golive rollout` and the audit find by it.
+ROLLOUT_PARAMETER_NAME = "/customerio/{environment}/rollout"
 ROLLOUT_STAGES: tuple[str, ...] = ("0", "internal", "10", "50", "100")
 # The plan's clock (internal at T-1h, 10% at T-0, 50% at T+1h, 100% at T+2h): the least time, in
 # minutes, the flag stays at a stage before it may move on. Leaving 0 waits on the gates instead.

@@ -62,7 +62,7 @@ class AuditTarget:
     options: dict[str, str | list[str]] = field(default_factory=dict)
 
     def secret_name(self, environment: str, kind: str) -> str:
-        return f"customerio/{environment}/{kind}"
+        return catalog.CREDENTIAL_SECRET_NAME.format(environment=environment, kind=kind)
 
     def golive(self, *words: str) -> str:
         """A golive command line for this stack, with the options that found it here (golive/suggest.py)."""
@@ -146,7 +146,8 @@ def build(stack: str, values: dict[str, str], where: str, *, outputs: dict[str, 
     arns = outputs.get("secretArns") or {}
     if not isinstance(arns, dict):
         raise TargetError("--outputs: secretArns: expected an object of credential kind to ARN")
-    secret_ids = {kind: str(arns.get(kind) or f"customerio/{environment}/{kind}") for kind in catalog.CREDENTIAL_KINDS}
+    secret_ids = {kind: str(arns.get(kind) or catalog.CREDENTIAL_SECRET_NAME.format(environment=environment, kind=kind))
+                  for kind in catalog.CREDENTIAL_KINDS}
     production = _is_production(stack) or _is_production(environment)
     skipped: tuple[str, ...] = ()
     if no_staging and compare_with is not None and STAGING in compare_with:
@@ -171,7 +172,8 @@ def build(stack: str, values: dict[str, str], where: str, *, outputs: dict[str, 
         secret_ids=secret_ids,
         compare_environments=tuple(compare_with),
         alert_topic_arn=outputs.get("alertTopicArn"),
-        rollout_parameter=outputs.get("rolloutParameter") or f"/customerio/{environment}/rollout",
+        rollout_parameter=(outputs.get("rolloutParameter")
+                           or catalog.ROLLOUT_PARAMETER_NAME.format(environment=environment)),
         postal_address=_value(values, "postalAddress"),
         write_test=write_test,
         endpoints=endpoints or Endpoints(),

@@ -128,6 +128,7 @@ class Context:
 
 
 def context(args: argparse.Namespace) -> Context:
+    from checklist import catalog
     from checklist.plan import PlanError, from_stack_config
     from golive.operations.audit.target import load_outputs
     from golive.preview.project import load_project, load_stack_config
@@ -146,7 +147,8 @@ def context(args: argparse.Namespace) -> Context:
     if getattr(args, "stage", None) is not None and not plan.is_stage(args.stage):
         raise Refused(f"STAGE {args.stage!r}: not a rollout stage; expected one of {', '.join(plan.stages)}")
     environment = config.values.get("golive:environment") or config.stack
-    name = load_outputs(args.outputs).get("rolloutParameter") or f"/customerio/{environment}/rollout"
+    name = load_outputs(args.outputs).get("rolloutParameter") or catalog.ROLLOUT_PARAMETER_NAME.format(
+        environment=environment)
     return Context(args, config.stack, environment, _is_production(config.stack) or _is_production(environment),
                    plan, str(name), args.timeout, args.aws_endpoint, args.aws_region or config.values.get("aws:region"))
 

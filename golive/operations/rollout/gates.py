@@ -116,7 +116,7 @@ def alarms(cw: Any, environment: str, signals: Sequence[str], timeout: float, *,
 def staging(ssm: Any, cw: Any, plan: Plan, timeout: float) -> Gate:
     """The checklist's final staging test pass: staging's own rollout finished, and none of its
     trigger alarms is in ALARM (staging may lack some alarms; only a firing one refuses)."""
-    name = f"/customerio/{plan.staging_environment}/rollout"
+    name = catalog.ROLLOUT_PARAMETER_NAME.format(environment=plan.staging_environment)
     last = plan.stages[-1]
     try:
         value = Flag(ssm, name, plan, timeout=timeout).head().value
