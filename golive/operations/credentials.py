@@ -34,13 +34,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from checklist import catalog
 from golive.clients import customerio
 from golive.errors import GoliveError
-from golive.operations.fingerprints import BOTO_CONFIG, secret_name
+from golive.operations.fingerprints import secret_name, secrets_client
 from golive.preview.project import load_project, load_stack_config
 
 KINDS = catalog.CREDENTIAL_KINDS
@@ -165,8 +164,7 @@ class _Secrets:
 
     def __init__(self, endpoint_url: str | None, region: str | None) -> None:
         try:
-            self.client = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region,
-                                       config=BOTO_CONFIG)
+            self.client = secrets_client(endpoint_url, region)
         except BotoCoreError as err:
             raise CredentialError(f"Secrets Manager: {_boto_reason(err)}") from None
 

@@ -10,15 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from checklist import catalog
+from golive.clients import aws
 from golive.errors import GoliveError
 
 POLICY = "customerio-production-keys-distinct"
-BOTO_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 10.0  # seconds, for the Secrets Manager calls of the key commands
 
 
 class FingerprintError(GoliveError):
@@ -29,9 +28,15 @@ def secret_name(environment: str, kind: str) -> str:
     return catalog.CREDENTIAL_SECRET_NAME.format(environment=environment, kind=kind)
 
 
+def secrets_client(endpoint_url: str | None, region: str | None) -> Any:
+    """Secrets Manager, as `golive fingerprints` and `golive credentials` read and write it."""
+    return aws.client("secretsmanager", endpoint_url=endpoint_url, region=region, timeout=CONNECT_TIMEOUT,
+                      read_timeout=READ_TIMEOUT)
+
+
 def collect(environment: str, *, endpoint_url: str | None = None, region: str | None = None) -> dict[str, list[str]]:
     """Kind → fingerprints of the environment's current values; a missing secret is skipped."""
-    client = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region, config=BOTO_CONFIG)
+    client = secrets_client(endpoint_url, region)
     found: dict[str, list[str]] = {}
     for kind in catalog.CREDENTIAL_KINDS:
         name = secret_name(environment, kind)

@@ -43,7 +43,6 @@ from typing import Any
 
 import boto3
 import botocore.session
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -54,7 +53,8 @@ from checklist import catalog
 from checklist.model import Finding, Resource, Stack
 from checklist.recognize import METRIC_ALARM, SECRET, SSM_PARAMETER
 from checklist.rules import RULES, effective_config
-from golive.clients.awserrors import ATTEMPTS, hint
+from golive.clients.aws import client as new_client
+from golive.clients.aws import hint
 from golive.errors import GoliveError
 from golive.operations.audit.result import Check, CheckResult, failed, mask_site_id, passed, skipped, warned
 from golive.operations.audit.target import AuditTarget
@@ -169,11 +169,9 @@ def shared_client(target: AuditTarget, service: str) -> Any:
     if (cached := _CLIENTS.get(key)) is not None:
         return cached
     session = new_session()
-    config = Config(connect_timeout=endpoints.timeout, read_timeout=endpoints.timeout,
-                    retries={"max_attempts": ATTEMPTS, "mode": "standard"})
     with _CLIENTS_LOCK:
-        client = session.client(service, endpoint_url=endpoints.aws_url, region_name=endpoints.aws_region,
-                                config=config)
+        client = new_client(service, endpoint_url=endpoints.aws_url, region=endpoints.aws_region,
+                            timeout=endpoints.timeout, session=session)
         return _CLIENTS.setdefault(key, client)
 
 
@@ -190,12 +188,10 @@ class _Aws:
         shared = getattr(self.session, "_golive_shared", False)
         if shared and (cached := _CLIENTS.get(key)) is not None:
             return cached
-        config = Config(connect_timeout=endpoints.timeout, read_timeout=endpoints.timeout,
-                        retries={"max_attempts": ATTEMPTS, "mode": "standard"})
         try:
             with _CLIENTS_LOCK:
-                client = self.session.client(service, endpoint_url=endpoints.aws_url,
-                                             region_name=endpoints.aws_region, config=config)
+                client = new_client(service, endpoint_url=endpoints.aws_url, region=endpoints.aws_region,
+                                    timeout=endpoints.timeout, session=self.session)
                 if shared:
                     client = _CLIENTS.setdefault(key, client)
             return client

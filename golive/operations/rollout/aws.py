@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from golive.clients.awserrors import ATTEMPTS, hint
+from golive.clients.aws import client, hint
 from golive.errors import GoliveError
 
 NOT_FOUND = {"ParameterNotFound", "ResourceNotFound", "ResourceNotFoundException"}
@@ -47,12 +46,10 @@ class Clients:
         return self._made[service]
 
     def make(self, service: str) -> Any:
-        config = Config(connect_timeout=self.timeout, read_timeout=self.timeout,
-                        retries={"max_attempts": ATTEMPTS, "mode": "standard"})
         try:
             self._session = self._session or boto3.session.Session()
-            return self._session.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
-                                        config=config)
+            return client(service, endpoint_url=self.endpoint_url, region=self.region, timeout=self.timeout,
+                          session=self._session)
         except BotoCoreError as err:
             raise AwsError(f"{service}: {hint(err, service, '', self.timeout)}", type(err).__name__) from None
 

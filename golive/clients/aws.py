@@ -1,10 +1,15 @@
-"""What to do about a failed AWS call, in one phrase built from the error's class and AWS's code.
+"""golive's AWS clients: how each is made (timeouts and bounded retries, every one alike), and what to do
+about a failed call, in one phrase built from the error's class and AWS's code.
 
 Never from the error's message text: AWS and botocore may echo request parameters there.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import boto3
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ConnectTimeoutError,
@@ -42,3 +47,17 @@ def hint(err: Exception, action: str, code: str, timeout: float, *, denied_fix: 
     if isinstance(err, BotoCoreError):
         return "the call failed before AWS answered"
     return "AWS refused the call"
+
+
+def config(timeout: float, read_timeout: float | None = None) -> Config:
+    """Every golive client's configuration: connect and read timeouts, ATTEMPTS tries in standard mode."""
+    return Config(connect_timeout=timeout, read_timeout=timeout if read_timeout is None else read_timeout,
+                  retries={"max_attempts": ATTEMPTS, "mode": "standard"})
+
+
+def client(service: str, *, endpoint_url: str | None, region: str | None, timeout: float,
+           read_timeout: float | None = None, session: boto3.session.Session | None = None) -> Any:
+    """A client for `service` from `session`, or from boto3's default session; botocore's errors
+    (NoRegionError, ...) are raised as they are, for the caller to report."""
+    maker = session.client if session is not None else boto3.client
+    return maker(service, endpoint_url=endpoint_url, region_name=region, config=config(timeout, read_timeout))
