@@ -3,7 +3,7 @@
 The checklist's rollback is "set the feature flag to 0% (immediate - no deploy needed)". The trigger
 alarms (api_error_rate from 10%, bounce_rate from 50%, `golive:rollout.triggers`) already notify the
 alert topic; a small function subscribed to that topic sets the flag to 0 and publishes to the same
-topic what it did and the follow-up steps (components/auto_rollback/handler.py).
+topic what it did and the follow-up steps (components/lambdas/auto_rollback/handler.py).
 
 Subscribing to the alert topic rather than a topic of its own keeps DeliveryAlarms as it is (no
 second action on two alarms) and means the function hears exactly what the people on call hear. The
@@ -29,7 +29,7 @@ from checklist import catalog
 from ._lambda import execution_role, python_function
 from .validate import InputError
 
-HANDLER_DIR = Path(__file__).resolve().parent / "auto_rollback"
+HANDLER_DIR = Path(__file__).resolve().parent / "lambdas" / "auto_rollback"
 
 
 @dataclass

@@ -12,7 +12,7 @@ from checklist import catalog
 
 from ._lambda import execution_role, python_function
 
-HANDLER_DIR = Path(__file__).resolve().parent / "rotation"
+HANDLER_DIR = Path(__file__).resolve().parent / "lambdas" / "rotation"
 
 
 class RotationFunction(pulumi.ComponentResource):

@@ -11,7 +11,7 @@ terminal) and, before anything is written:
 
 Then it is written once: `put` as the new AWSCURRENT version, `stage` as a version carrying only
 GOLIVE_STAGED, which the rotation function's createSecret copies into the next rotation
-(components/rotation/handler.py). A check that fails leaves the secret as it was.
+(components/lambdas/rotation/handler.py). A check that fails leaves the secret as it was.
 
 A site ID is only checkable together with a Track API key (HTTP Basic `site_id:key`):
 - `put site-id` pairs it with the Track API key in use. With none stored yet (a first setup, where
@@ -43,7 +43,7 @@ from golive.operations.fingerprints import secret_name, secrets_client
 from golive.preview.project import load_project, load_stack_config
 
 KINDS = catalog.CREDENTIAL_KINDS
-STAGED = "GOLIVE_STAGED"  # the rotation function's staging label (components/rotation/handler.py)
+STAGED = "GOLIVE_STAGED"  # the rotation function's staging label (components/lambdas/rotation/handler.py)
 CURRENT = "AWSCURRENT"
 MAX_VALUE = 4096
 LABELS = {"site-id": "site ID", "track-api-key": "Track API key", "app-api-key": "App API key"}

@@ -23,7 +23,7 @@ from golive.preview.program import ProgramError, run_program
 from tests.fakes.aws_seed import ENV, REGION, Seed, seed
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLER = ROOT / "components" / "auto_rollback" / "handler.py"
+HANDLER = ROOT / "components" / "lambdas" / "auto_rollback" / "handler.py"
 FLAG = f"/customerio/{ENV}/rollout"
 
 

@@ -34,7 +34,7 @@ from tests.fakes.aws_seed import stub_rotation_function
 from tests.fakes.customerio import CustomerIoStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLER = ROOT / "components" / "rotation" / "handler.py"
+HANDLER = ROOT / "components" / "lambdas" / "rotation" / "handler.py"
 ENVIRONMENT = "production"
 STAGED = "GOLIVE_STAGED"
 

@@ -247,7 +247,7 @@ def test_stage_labels_only_golive_staged_and_replaces_an_earlier_stage(rig: Rig,
 
 def test_the_rotation_function_finds_the_staged_value(rig: Rig, monkeypatch, capsys) -> None:
     spec = importlib.util.spec_from_file_location("golive_rotation_handler_for_credentials",
-                                                  ROOT / "components" / "rotation" / "handler.py")
+                                                  ROOT / "components" / "lambdas" / "rotation" / "handler.py")
     assert spec and spec.loader
     handler = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, handler)

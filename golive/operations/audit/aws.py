@@ -19,7 +19,7 @@ How some things are decided:
 - A failed rotation (Secrets Manager keeps no "failed" flag): a version labelled AWSPENDING but
   not AWSCURRENT that is older than a day. Secrets Manager creates AWSPENDING when a rotation
   starts and the rotation function removes it when the rotation finishes or Customer.io rejects
-  the key (components/rotation/handler.py); a rotation that fails because no key was staged, or
+  the key (components/lambdas/rotation/handler.py); a rotation that fails because no key was staged, or
   keeps failing at testSecret, leaves it behind. A key staged with GOLIVE_STAGED over a day ago
   and not yet rotated in is a WARN: the next rotation takes it, nothing is broken yet.
 - A subscription is confirmed when `ListSubscriptionsByTopic` gives it a real ARN; unconfirmed
