@@ -7,7 +7,7 @@ provider reference is `URN::ID`, split at its last "::" (providers.ParseReferenc
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from operator import itemgetter
 
 PREFIX = "urn:pulumi:"
 DELIMITER = "::"
@@ -15,11 +15,19 @@ DEFAULT_ORGANIZATION = "organization"  # what a stack named without one belongs 
 STACK_FORMS = "NAME, ORG/NAME or ORG/PROJECT/NAME"
 
 
-class Urn(NamedTuple):
-    stack: str
-    project: str
-    qualified_type: str  # parent types joined by `$`, then the resource's own
-    name: str
+class Urn(tuple):
+    """(stack, project, qualified type, name). A tuple with named fields, but not a NamedTuple: making
+    that class would be most of what importing this module costs `golive check` at start-up."""
+
+    __slots__ = ()
+
+    def __new__(cls, stack: str, project: str, qualified_type: str, name: str) -> Urn:
+        return tuple.__new__(cls, (stack, project, qualified_type, name))
+
+    stack = property(itemgetter(0))
+    project = property(itemgetter(1))
+    qualified_type = property(itemgetter(2))  # parent types joined by `$`, then the resource's own
+    name = property(itemgetter(3))
 
     @property
     def type(self) -> str:
