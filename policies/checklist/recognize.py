@@ -211,15 +211,29 @@ def mx_host(value: str) -> str:
     return normalize_name(parts[-1]) if parts else ""
 
 
+def esp_host(rtype: str, text: str, esp_domains: Sequence[str]) -> str | None:
+    """The host under one of `esp_domains` (normalized names) that one record value points at: an SPF
+    record's include or redirect, an MX host, a CNAME target; None when it points at none of them."""
+    kind = rtype.upper()
+    if kind == "TXT":
+        hosts = spf_targets(text) if looks_like_spf(text) else []
+    elif kind == "MX":
+        hosts = [mx_host(text)]
+    elif kind == "CNAME":
+        hosts = [text]
+    else:
+        return None
+    for host in filter(None, (normalize_name(h) for h in hosts)):
+        if any(is_under(host, esp) for esp in esp_domains):
+            return host
+    return None
+
+
 def points_at_customerio(stack: Stack, esp_domains: Iterable[str] = DEFAULT_ESP_DOMAINS) -> bool:
     """Some Route53 record of the stack is Customer.io's: an SPF including, an MX pointing at or a CNAME
     to one of `esp_domains` (Customer.io's senders: Mailgun and customeriomail.com), or a record on a
     `cio<digits>` sending subdomain. Other providers' SPF and DKIM records say nothing."""
     esps = [normalize_name(d) for d in esp_domains if isinstance(d, str) and d.strip()]
-
-    def under_esp(host: str) -> bool:
-        return bool(host) and any(is_under(normalize_name(host), esp) for esp in esps)
-
     for record in stack.of_type(ROUTE53_RECORD):
         name, rtype, values = record.get("name"), record.get("type"), record.get("records")
         if isinstance(name, str) and sending_subdomain(name):
@@ -227,13 +241,8 @@ def points_at_customerio(stack: Stack, esp_domains: Iterable[str] = DEFAULT_ESP_
         if not isinstance(rtype, str) or not isinstance(values, list):
             continue
         for value in (v for v in values if isinstance(v, str)):
-            if rtype.upper() == "TXT":
-                text = "".join(txt_strings(value))
-                if looks_like_spf(text) and any(under_esp(t) for t in spf_targets(text)):
-                    return True
-            elif rtype.upper() == "MX" and under_esp(mx_host(value)):
-                return True
-            elif rtype.upper() == "CNAME" and under_esp(value):
+            text = "".join(txt_strings(value)) if rtype.upper() == "TXT" else value
+            if esp_host(rtype, text, esps):
                 return True
     return False
 

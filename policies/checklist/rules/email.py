@@ -40,7 +40,7 @@ from ..emailauth import (
     txt_strings,
 )
 from ..model import UNKNOWN, Finding, Resource, Stack
-from ..recognize import ROUTE53_RECORD, ROUTE53_ZONE, mx_host, sending_subdomain, spf_targets
+from ..recognize import ROUTE53_RECORD, ROUTE53_ZONE, esp_host, sending_subdomain
 from .registry import rule
 
 ISSUE_5451 = "pulumi/pulumi-aws#5451"
@@ -170,9 +170,6 @@ def sending_domains(dns: _Dns, cfg: Mapping[str, Any]) -> dict[str, str]:
     esps = _strings(cfg, "espDomains")
     domains: dict[str, str] = {d: "listed in sendingDomains" for d in _strings(cfg, "sendingDomains")}
 
-    def under_esp(host: str) -> bool:
-        return any(is_under(host, esp) for esp in esps)
-
     subdomains: list[str] = []
     # By name, not registration order, which the engine does not fix: the same stack gives the same
     # reasons (and the same findings, for baselines) on every run.
@@ -188,14 +185,11 @@ def sending_domains(dns: _Dns, cfg: Mapping[str, Any]) -> dict[str, str]:
                 domains.setdefault(domain, f"it has a DKIM record at {r.name}")
         if r.type == "TXT":
             for text, _ in r.texts():
-                if looks_like_spf(text):
-                    esp = next((t for t in spf_targets(text) if under_esp(t)), None)
-                    if esp:
-                        domains.setdefault(r.name, f"its SPF includes {normalize_name(esp)}")
+                if esp := esp_host("TXT", text, esps):
+                    domains.setdefault(r.name, f"its SPF includes {esp}")
         if r.type == "MX":
             for value in r.values or ():
-                host = mx_host(value)
-                if host and under_esp(host):
+                if host := esp_host("MX", value, esps):
                     domains.setdefault(r.name, f"its MX points at {host}")
     # Last: a record that points at Customer.io says more than the name it sits on.
     for subdomain in subdomains:
