@@ -394,8 +394,9 @@ def test_rollback_sets_zero_at_once_and_prints_the_follow_up(world, capsys):
     assert world.value() == "0" and history_values(world)[-1] == ("0", "rollback")
     before = world.version()
     code, out, _ = rollout(world, capsys, "rollback")
-    assert code == 0 and "already at 0; nothing written" in out and "Follow-up" in out
-    assert world.version() == before
+    assert code == 0 and f"{FLAG} was already at 0; wrote it again (version {before + 1})" in out
+    assert "Follow-up" in out
+    assert world.value() == "0" and history_values(world)[-1] == ("0", "rollback")
 
 
 # --- bad input ------------------------------------------------------------------------------------------
@@ -624,6 +625,30 @@ def test_many_writers_at_once_never_skip_a_stage(world, capsys, monkeypatch, ser
         assert never_skips(committed(world, start))
         # A write that lost is undone by its writer or superseded by a later one: never the last word.
         assert history_values(world)[-1][1] != "lost"
+
+
+@pytest.mark.parametrize("moment", [
+    "before-parameter-build.ssm.GetParameter",  # after the advance read the flag and passed its gates
+    "before-call.ssm.PutParameter",  # after its last read, as its write goes out
+])
+def test_a_rollback_at_zero_wins_over_an_advance_in_flight(world, capsys, monkeypatch, serialized_ssm, moment):
+    """The advance has checked its gates against 0; a rollback runs to its end before the advance writes.
+    A rollback that left 0 alone ("already at 0") let that advance move the flag a moment later."""
+    rolled: list[tuple[int, str]] = []
+
+    def rollback_now(**_: Any) -> None:
+        if not rolled:
+            rolled.append((0, ""))  # the rollback's own calls pass this hook too
+            code = cli.main(world.argv("rollback", "--reason", "incident"))
+            rolled[0] = (code, capsys.readouterr().out)
+
+    on_command_clients(monkeypatch, moment, rollback_now)
+    code, _, err = rollout(world, capsys, "advance")
+    assert rolled[0][0] == 0 and "already at 0" in rolled[0][1]
+    refused(code, err)  # "changed while the checks ran", or its write undone: the flag stays at 0
+    assert world.value() == "0"
+    assert history_values(world)[-1][0] == "0" and ("0", "rollback") in history_values(world)
+    assert "internal" not in committed(world, 1)
 
 
 def test_a_flag_at_ssms_version_limit_still_rolls_back(world, capsys):

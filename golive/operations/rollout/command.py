@@ -12,7 +12,8 @@ stack's `rolloutParameter` output); the command reads and writes it through boto
   a `--reason`, recorded in the flag's history as `set --force`) lifts the pace only - more than one
   stage up, no dwell time, as the plan's "resume from 10%" after a rollback needs - and never the
   trigger-alarm, staging and smoke gates. A flag holding a value outside the plan counts as 0.
-- `rollback` sets 0 at once, whatever the gates say, and prints the checklist's follow-up steps.
+- `rollback` sets 0 at once, whatever the gates say, and prints the checklist's follow-up steps. At 0
+  already, it writes 0 again: an advance in flight then finds the flag moved and writes nothing.
 - `history` lists the versions SSM keeps: who, when, from, to, and what golive recorded.
 - `status` shows the stage, since when, what comes next, and the current triggers' alarm states; a
   flag holding a value outside the plan is reported with how to recover, and exits 1.
@@ -446,11 +447,12 @@ def rollback(ctx: Context) -> int:
     plan, flag = ctx.plan, ctx.flag()
     zero = plan.stages[0]
     written = None
-    for _ in range(5):  # a rollback is not refused because the flag moved: it reads again and writes
+    # A rollback is not refused because the flag moved: it reads again and writes. It writes even when
+    # the flag already holds 0: an advance whose gates passed against this version may be about to
+    # write, and only a new version makes its compare-and-set fail (store.py) - a rollback that wrote
+    # nothing would let it through after saying the flag was at 0.
+    for _ in range(5):
         head = flag.head()
-        if head.value == zero:
-            print(f"{ctx.flag_name} is already at {zero}; nothing written")
-            break
         try:
             written = flag.write(zero, head, "rollback", ctx.args.reason)
         except FlagMoved:
@@ -472,7 +474,11 @@ def rollback(ctx: Context) -> int:
 def _report_rollback(ctx: Context, written: Any, before: str) -> None:
     for warning in written.warnings:
         print(f"golive: warning: {warning}", file=sys.stderr)
-    print(f"rolled back {ctx.flag_name}: {before} -> {written.target} (version {written.version})")
+    if before == written.target:
+        print(f"{ctx.flag_name} was already at {before}; wrote it again (version {written.version}), so that no "
+              "advance checked against the version before can land")
+    else:
+        print(f"rolled back {ctx.flag_name}: {before} -> {written.target} (version {written.version})")
     if written.final.value != written.target:
         later = written.final
         print(f"golive: error: version {later.version} came after the rollback and set {later.value}: "
