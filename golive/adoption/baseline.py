@@ -126,21 +126,6 @@ def worse(now: list[float], then: list[float]) -> bool:
     return False
 
 
-def check_writable(path: str) -> None:
-    """Before anything runs: a baseline that cannot be written should not cost a whole check first."""
-    if not Path(path).resolve().parent.is_dir():
-        raise BaselineError(f"--write-baseline {path}: folder {Path(path).resolve().parent} does not exist")
-
-
-def write(path: str, findings: Iterable[Finding], project: str, stack: str,
-          kept: Iterable[dict[str, Any]] = ()) -> None:
-    """Whole or not at all: a temporary file beside it, then a rename."""
-    from golive.output import write_output
-
-    check_writable(path)
-    write_output(dumps(findings, project, stack, kept), path)
-
-
 def load(path: str) -> Baseline:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -206,5 +191,5 @@ def apply(result: CheckResult, baseline: Baseline) -> Applied:
                    resolved=sum(len(found) for found in remaining.values()), worse=worse_pairs)
 
 
-__all__ = ["Applied", "Baseline", "BaselineError", "apply", "check_writable", "dumps", "fingerprint", "load",
-           "normalized_message", "worse", "write"]
+__all__ = ["Applied", "Baseline", "BaselineError", "apply", "dumps", "fingerprint", "load",
+           "normalized_message", "worse"]

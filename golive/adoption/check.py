@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from golive import output
 from golive.analysis import policyconfig
 from golive.errors import UsageError
-from golive.output import write_output
 from golive.preview.program import prepare_program
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 def run(args: argparse.Namespace) -> int:
     """`golive check` as the command line gives it: the report to --output or standard output."""
-    return _run(args, lambda report: write_output(report, args.output))
+    return _run(args, None)
 
 
 def json_report(program_dir: str, stack: str, *, policy_pack: str, policy_pack_config: str | None,
@@ -53,7 +53,8 @@ def json_report(program_dir: str, stack: str, *, policy_pack: str, policy_pack_c
     return json.loads(written[0])
 
 
-def _run(args: argparse.Namespace, write: Callable[[str], None]) -> int:
+def _run(args: argparse.Namespace, write: Callable[[str], None] | None) -> int:
+    """The check; its report to `write`, or (None) with the baseline to write into the command line's outputs."""
     pack_dir = Path(args.policy_pack)
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
         raise UsageError(f"--policy-pack {pack_dir}: no PulumiPolicy.yaml there")
@@ -66,15 +67,15 @@ def _run(args: argparse.Namespace, write: Callable[[str], None]) -> int:
     if state_file and args.invoke_results:
         raise UsageError("--invoke-results answers a program's data sources; with --state no program runs")
     file_config = policyconfig.load(args.policy_pack_config)
-    # Bad baseline arguments are found before anything runs, not after.
+    # Bad outputs and baseline arguments are found before anything runs: not after a whole check, nor
+    # after one output was written and the other could not be.
+    report_to, *baseline_to = output.targets(
+        ("--output", args.output), *([("--write-baseline", args.write_baseline)] if args.write_baseline else []))
     baseline: Baseline | None = None
-    if args.baseline or args.write_baseline:
+    if args.baseline:
         from golive.adoption import baseline as baselines
 
-        if args.baseline:
-            baseline = baselines.load(args.baseline)
-        if args.write_baseline:
-            baselines.check_writable(args.write_baseline)
+        baseline = baselines.load(args.baseline)
     notes = _Notes()
     if state_file:
         run_pack = _check_state(args, state_file, pack_dir, file_config, notes)
@@ -94,12 +95,18 @@ def _run(args: argparse.Namespace, write: Callable[[str], None]) -> int:
             source_root="",
             preview=state_file is None,
         )
+        written: list[tuple[output.Target, str]] = []
         if baseline is not None or args.write_baseline:
-            result = _baseline(args, result, baseline, notes)
+            result, saved = _baseline(args, result, baseline, notes)
+            if saved is not None:
+                written.append((baseline_to[0], saved))
         report = render(args.format, result)
         if notes:
             report = _annotate(args.format, report, notes)
-        write(report)
+        if write is not None:
+            write(report)
+        else:
+            output.write_outputs([*written, (report_to, report)])
         if notes.missing_stack_file and (args.output or args.format not in ("text", "markdown")):
             # Where the report does not say it in words on the terminal, standard error does.
             print(f"golive: note: {notes.missing_stack_file_line()}", file=sys.stderr)
@@ -172,7 +179,9 @@ def _finish(follower: _Follower, graph: ResourceGraph) -> tuple[AnalyzerSession,
     return session, diagnostics, closing
 
 
-def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline | None, notes: _Notes) -> CheckResult:
+def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline | None,
+              notes: _Notes) -> tuple[CheckResult, str | None]:
+    """The findings `baseline` does not hide, and the baseline to write (--write-baseline), if any."""
     from golive.adoption import baseline as baselines
 
     found = result.findings
@@ -189,9 +198,9 @@ def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline 
         # With --baseline too, only what it hid is written back: findings fixed since drop out, new ones
         # are never let in by the same command that reports them, and one that got worse keeps its old
         # entry (its old numbers), so the baseline never loosens.
-        baselines.write(args.write_baseline, found, result.project, result.stack, kept)
         notes.written_baseline = {"file": args.write_baseline, "findings": len(found) + len(kept)}
-    return result
+        return result, baselines.dumps(found, result.project, result.stack, kept)
+    return result, None
 
 
 class _Notes:

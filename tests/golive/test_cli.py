@@ -152,5 +152,6 @@ def test_a_report_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path, c
     (tmp_path / "report.json").mkdir()  # a folder where the report should go
     code = cli.main(["check", str(ROOT), "--stack", "production", "--output", str(tmp_path / "report.json")])
     assert code == 2
-    assert capsys.readouterr().err == f"golive: error: {tmp_path / 'report.json'}: cannot write: Is a directory\n"
+    assert capsys.readouterr().err == (f"golive: error: --output {tmp_path / 'report.json'}: is a folder; "
+                                       "give a file name\n")
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left behind

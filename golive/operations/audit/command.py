@@ -132,12 +132,13 @@ def target_from(args: argparse.Namespace) -> AuditTarget:
 
 
 def run(args: argparse.Namespace, *, smoke: bool = False) -> int:
+    from golive import output
     from golive.operations.audit import report
     from golive.operations.audit.run import exit_code, plan, run_checks, terminal_progress
-    from golive.output import write_output
 
+    report_to = output.target(args.output)  # before the checks run, not after
     target = target_from(args)
     results = run_checks(plan(target, smoke=smoke), progress=terminal_progress())
     command = "smoke" if smoke else "audit"
-    write_output(report.render(args.format, target, results, command), args.output)
+    output.write_output(report.render(args.format, target, results, command), report_to)
     return exit_code(results)
