@@ -25,7 +25,8 @@ import re
 import secrets
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +172,44 @@ def _stage(where: Target, text: str) -> Path:
             raise UsageError(f"{where}: cannot write: {_reason(err)}") from None
         raise
     return temporary
+
+
+LOCK_WAIT = 60.0  # seconds a rewrite waits for another golive rewriting a file in the same folder
+
+
+@contextmanager
+def locked(where: Target) -> Iterator[None]:
+    """Hold the lock for a read-modify-write of a file (`golive waivers add`, `fingerprints --merge`):
+    read it, change it and write it inside, and no other golive doing the same in that folder reads it
+    in between. The lock is an flock on the folder itself: nothing is left beside the file, and the
+    rename that replaces the file cannot move the lock away. Anything but a file needs none."""
+    if where.file is None:
+        yield
+        return
+    import fcntl
+    import time
+
+    folder = where.file.parent
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        raise UsageError(f"{where}: cannot lock folder {folder}: {_reason(err)}") from None
+    try:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UsageError(f"{where}: another golive has been rewriting a file in {folder} for "
+                                     f"{LOCK_WAIT:g}s; nothing was written: try again") from None
+                time.sleep(0.02)
+            except OSError as err:  # a file system without locks: refuse rather than lose a concurrent change
+                raise UsageError(f"{where}: cannot lock folder {folder}: {_reason(err)}") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _write_stream(where: Target, text: str) -> None:

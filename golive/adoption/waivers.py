@@ -35,52 +35,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import yaml
+from typing import Any
 
 from checklist import catalog
 from checklist import waivers as rules
+from golive import output
+from golive.analysis import configfile
+from golive.analysis.configfile import PACK_NAME, catalog_info, pack_metadata
 from golive.errors import GoliveError
-from golive.packfolder import PACK_DIR
-
-if TYPE_CHECKING:
-    from golive.analysis.analyzer import PackInfo
-
-PACK_NAME = "golive-customerio"  # checklist.pack.PACK_NAME; that module would load pulumi_policy and gRPC
 
 
 class WaiverInputError(GoliveError):
     """Bad input to `golive waivers`; one line naming the policy, waiver, file or value."""
-
-
-def pack_metadata(pack_dir: Path = PACK_DIR) -> dict[str, Any]:
-    """The pack's PulumiPolicy.yaml: its `version` and `description` among others."""
-    meta = yaml.safe_load((Path(pack_dir) / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
-    return meta if isinstance(meta, dict) else {}
-
-
-def catalog_info(pack_dir: Path = PACK_DIR) -> PackInfo:
-    """What GetAnalyzerInfo would say about the pack, read from the catalog without starting it: enough
-    for `policyconfig.reconcile` to judge a config file as `golive check` will."""
-    from golive.analysis.analyzer import PackInfo, PolicyInfo
-
-    meta = pack_metadata(pack_dir)
-    policies = tuple(
-        PolicyInfo(
-            spec.name,
-            spec.description,
-            spec.level,
-            spec.severity,
-            "stack",
-            config_schema=spec.schema(),
-            tags=(catalog.CHECKLIST, spec.section),
-            remediation_steps=spec.remediation,
-        )
-        for spec in sorted(catalog.POLICIES, key=lambda s: s.name)
-    )
-    return PackInfo(PACK_NAME, str(meta.get("version", "")), str(meta.get("description", "")), True, policies)
 
 
 def today() -> date:
@@ -92,14 +58,7 @@ def today() -> date:
 
 def read_config(path: str, *, missing_ok: bool = False) -> dict[str, Any]:
     """The file's JSON object as written (not reconciled); {} for empty content."""
-    from golive.analysis import policyconfig
-
-    file = Path(path)
-    if missing_ok and not file.exists():
-        return {}
-    policyconfig.load(file)  # the same refusals as `golive check`, naming the file
-    text = file.read_text(encoding="utf-8")
-    return json.loads(text) if text.strip() else {}  # load() refused anything but an object
+    return configfile.read(path, missing_ok=missing_ok)
 
 
 def unknown_policy(name: str, source: str = "") -> WaiverInputError:
@@ -235,11 +194,35 @@ def new_waiver(policy: str, index: int, args: argparse.Namespace, today: date) -
 
 
 def _add(args: argparse.Namespace) -> int:
-    from golive.analysis import policyconfig
-
     path = args.policy_pack_config
     now = today()
-    data = read_config(path, missing_ok=True)
+    # Judged once before the file is locked, so that the program runs for --resource (which may take
+    # minutes) hold up no other writer; judged again under the lock, on the file as it is then.
+    _, waiver, index = _with_waiver(read_config(path, missing_ok=True), args, now, path)
+    warnings = unmatched_resources(rules.parse_waiver(args.policy, index, waiver), args.program_dir)
+    added: list[tuple[dict[str, Any], int]] = []
+
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        data, waiver, index = _with_waiver(data, args, now, path)
+        added.append((waiver, index))
+        return data
+
+    configfile.rewrite(path, change, option="--policy-pack-config")
+    waiver, index = added[-1]
+    name = rules.name_of(index, waiver)
+    expires = date.fromisoformat(waiver["expires"])
+    scope = f"stacks {', '.join(waiver.get('stacks', ['*']))}; resources {', '.join(waiver.get('resources', ['*']))}"
+    print(f"{path}: added {args.policy} waiver {name}, owner {waiver['owner']}, until {waiver['expires']} "
+          f"({_days(expires, now)}); {scope}.")
+    for warning in warnings:
+        print(f"golive: warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _with_waiver(data: dict[str, Any], args: argparse.Namespace, now: date,
+                 path: str) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """The file's contents with the waiver `add` was given, that waiver (as JSON) and its place in its list;
+    refused as `golive check` would refuse the result."""
     entry = data.get(args.policy)
     if isinstance(entry, str):
         entry = {"enforcementLevel": entry}
@@ -253,20 +236,11 @@ def _add(args: argparse.Namespace) -> int:
     waiver = new_waiver(args.policy, len(existing), args, now)
     if waiver.get("id") and any(isinstance(w, dict) and w.get("id") == waiver["id"] for w in existing):
         raise WaiverInputError(f"{path}: {args.policy} already has a waiver with id {waiver['id']!r}")
-    data[args.policy] = {**entry, "waivers": [*existing, waiver]}
+    data = {**data, args.policy: {**entry, "waivers": [*existing, waiver]}}
     # Refuse to write what `golive check` would refuse, whatever part of the file is at fault.
     check_policy_names(data, path)
-    policyconfig.reconcile(catalog_info(), policyconfig.parse(data, source=path), source=path)
-    warnings = unmatched_resources(rules.parse_waiver(args.policy, len(existing), waiver), args.program_dir)
-    _write(data, path)
-    name = rules.name_of(len(existing), waiver)
-    expires = date.fromisoformat(waiver["expires"])
-    scope = f"stacks {', '.join(waiver.get('stacks', ['*']))}; resources {', '.join(waiver.get('resources', ['*']))}"
-    print(f"{path}: added {args.policy} waiver {name}, owner {waiver['owner']}, until {waiver['expires']} "
-          f"({_days(expires, now)}); {scope}.")
-    for warning in warnings:
-        print(f"golive: warning: {warning}", file=sys.stderr)
-    return 0
+    configfile.check_acceptable(data, path)
+    return data, waiver, len(existing)
 
 
 def unmatched_resources(waiver: rules.Waiver, program_dir: str, timeout: float = 300.0) -> list[str]:
@@ -311,13 +285,8 @@ def unmatched_resources(waiver: rules.Waiver, program_dir: str, timeout: float =
     return warnings
 
 
-def _write(document: Any, path: str | None) -> None:
-    from golive.output import write_output
-
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise WaiverInputError(f"--policy-pack-config {path}: folder {Path(path).parent} does not exist")
-    write_output(text, path)
+def _write(document: Any, where: output.Target | None) -> None:
+    output.write_output(json.dumps(document, indent=2, ensure_ascii=False) + "\n", where)
 
 
 # --- check -----------------------------------------------------------------------------------------
@@ -385,6 +354,7 @@ def _check(args: argparse.Namespace) -> int:
     from golive.adoption import check
 
     source = args.policy_pack_config
+    report_to = output.target(args.output)  # before the run, not after it
     data = read_config(source)
     check_policy_names(data, source)
     now = today()
@@ -399,7 +369,7 @@ def _check(args: argparse.Namespace) -> int:
     target = f"{report.get('project', '')}/{report.get('stack', args.stack)}"
     if args.format == "json":
         _write({"file": source, "project": report.get("project", ""), "stack": report.get("stack", args.stack),
-                "today": now.isoformat(), "waivers": rows}, args.output)
+                "today": now.isoformat(), "waivers": rows}, report_to)
         return 1 if problems else 0
     columns = [("policy", "POLICY"), ("waiver", "WAIVER"), ("status", "STATUS"), ("expires", "EXPIRES"),
                ("owner", "OWNER"), ("detail", "DETAIL")]
@@ -409,9 +379,7 @@ def _check(args: argparse.Namespace) -> int:
     lines = [f"Waivers of {source} over {target}, today {now.isoformat()} (UTC):", *_table(rows, columns)]
     verdict = "renew or remove the expired, stale and invalid ones" if problems else "nothing to renew or remove"
     lines.append(f"Summary: {', '.join(f'{n} {s}' for s, n in counts.items())}: {verdict}.")
-    from golive.output import write_output
-
-    write_output("\n".join(lines) + "\n", args.output)
+    output.write_output("\n".join(lines) + "\n", report_to)
     return 1 if problems else 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shlex
 import xml.etree.ElementTree as ET
@@ -462,3 +463,38 @@ def test_the_readme_waivers_add_command_matches_the_example_programs_resources(t
     out, err = capsys.readouterr()
     assert code == 0 and "added customerio-secret-rotation waiver #1" in out
     assert err == ""  # no pattern that matches nothing
+
+
+def test_six_adds_at_once_all_land(tmp_path):
+    """Six `golive waivers add` processes, released together once each has started: every waiver is in
+    the file afterwards (each add reads and rewrites the file under the folder's lock), or an add fails
+    loudly. Unlocked, each rewrote the file it had read and only the last one's waiver survived."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "policy-config.json"
+    write_config(path, {SPF: "advisory"})
+    ready = "import sys; from golive import cli; print('ready', flush=True); sys.stdin.read(); " \
+            "sys.exit(cli.main(sys.argv[1:]))"
+    adds = [subprocess.Popen(
+        [sys.executable, "-c", ready, "waivers", "add", ROTATION, "--reason", f"reason {n}", "--owner", "@o",
+         "--expires", EXPIRES, "--id", f"w{n}", "--policy-pack-config", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "GOLIVE_TODAY": "2026-12-01"}) for n in range(6)]
+    try:
+        for add in adds:
+            assert add.stdout.readline() == "ready\n"
+        for add in adds:  # the starting gun
+            add.stdin.close()
+        results = [(add.wait(timeout=120), add.stdout.read(), add.stderr.read()) for add in adds]
+    finally:
+        for add in adds:
+            if add.poll() is None:
+                add.kill()
+            for stream in (add.stdout, add.stderr):
+                stream.close()
+    assert all(code == 0 and "added" in out for code, out, _ in results), results
+    data = json.loads(path.read_text())
+    assert sorted(w["id"] for w in data[ROTATION]["waivers"]) == [f"w{n}" for n in range(6)]
+    assert data[SPF] == "advisory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy-config.json"]
