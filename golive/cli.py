@@ -11,9 +11,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from golive.errors import GoliveError, UsageError
+from golive.errors import GoliveError
 from golive.packfolder import PACK_DIR as DEFAULT_PACK
 
 FORMATS = ("text", "json", "sarif", "junit", "markdown")
@@ -204,22 +203,9 @@ _DECLARE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 
 
 def _fingerprints(args: argparse.Namespace) -> int:
-    import json
-
     from golive.operations import fingerprints
-    from golive.output import write_output
 
-    found = fingerprints.collect(args.environment or args.stack, endpoint_url=args.aws_endpoint,
-                                 region=args.aws_region)
-    if not found:
-        raise UsageError(f"--stack {args.stack}: no Customer.io credential secrets found under "
-                         f"{fingerprints.secret_name(args.environment or args.stack, '')}")
-    if args.merge:
-        merged = fingerprints.merge_into(fingerprints.load_config(Path(args.merge)), found)
-        write_output(json.dumps(merged, indent=2, sort_keys=True) + "\n", args.merge)
-    else:
-        write_output(json.dumps(fingerprints.merge_into({}, found), indent=2, sort_keys=True), None)
-    return 0
+    return fingerprints.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

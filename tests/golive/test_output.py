@@ -220,3 +220,20 @@ def test_a_read_only_file_system_is_one_line_before_the_check(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     one_line(done.stderr, f"--output {folder}/report.json: cannot write in folder {folder}: read-only file system")
 
+
+def test_every_command_that_writes_refuses_a_folder_in_one_line(tmp_path, capsys):
+    """waivers check, audit and fingerprints --merge, each before its run (no program, AWS or pack)."""
+    config = tmp_path / "policy-config.json"
+    config.write_text("{}")
+    runs = [
+        ["waivers", "check", str(ROOT), "--stack", "production", "--policy-pack-config", str(config),
+         "-o", str(tmp_path)],
+        ["audit", "--stack", "production", "--program-dir", str(ROOT), "-o", str(tmp_path),
+         "--aws-endpoint", "http://127.0.0.1:9"],
+        ["smoke", "--stack", "production", "--program-dir", str(ROOT), "-o", str(tmp_path)],
+        ["fingerprints", "--stack", "staging", "--merge", str(tmp_path), "--aws-endpoint", "http://127.0.0.1:9"],
+    ]
+    for argv in runs:
+        assert cli.main(argv) == 2, argv
+        option = "--merge" if "--merge" in argv else "--output"
+        one_line(capsys.readouterr().err, f"{option} {tmp_path}: is a folder")
