@@ -110,6 +110,13 @@ def test_a_link_to_standard_output_writes_standard_output(tmp_path):
     assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
 
 
+def test_a_dash_is_standard_output_not_a_file_named_dash(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "golive", *STATE, "-o", "-"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1, done.stderr
+    assert is_report(done.stdout) and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("path", ["/dev/fd/{fd}", "/proc/self/fd/{fd}"])
 def test_golives_own_descriptors(tmp_path, path):
     read, write = os.pipe()
