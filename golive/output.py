@@ -7,7 +7,8 @@ earlier output was already written:
 - nothing, or `-`: standard output;
 - `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`: that descriptor of golive's own, written
   directly (reopening the path could truncate or, for a file, replace what the shell redirected);
-- a character device (`/dev/null`, a terminal) or a named pipe, links to them included: written directly;
+- a character device (`/dev/null`, a terminal) or a named pipe, links to them included: written directly
+  (a named pipe waits for its reader, as a shell's `>` does);
 - a regular file, or a name that does not exist yet: a temporary file beside it, then a rename, so a
   reader never sees half a report. A symbolic link is followed (the file it names is replaced, the
   link stays), and an existing file keeps its permission bits (and owner, where golive may set it);
