@@ -3,7 +3,7 @@
 from . import settings
 from .alarms import DeliveryAlarms, DeliveryAlarmsArgs
 from .auto_rollback import AutoRollback, AutoRollbackArgs
-from .credentials import CustomerIoCredentials, CustomerIoCredentialsArgs
+from .credential_secrets import CustomerIoCredentials, CustomerIoCredentialsArgs
 from .rollout import RolloutFlag
 from .rotation_function import RotationFunction
 from .sending_domain import DmarcArgs, SendingDomain, SendingDomainArgs

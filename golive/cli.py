@@ -273,9 +273,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _credentials(args: argparse.Namespace) -> int:
-    from golive.operations import credentials  # boto3 and requests load only for this command
+    from golive.operations import store_credential  # boto3 and requests load only for this command
 
-    return credentials.run(args)
+    return store_credential.run(args)
 
 
 def _audit(args: argparse.Namespace) -> int:

@@ -148,8 +148,9 @@ class Stack:
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One violation. `advisory` marks advice that never blocks, even from a mandatory policy."""
+class RuleFinding:
+    """One violation a rule reports. `advisory` marks advice that never blocks, even from a mandatory
+    policy. (What golive's reports show is golive.analysis.findings.Finding: the engine's diagnostic.)"""
 
     message: str
     urn: str | None = None

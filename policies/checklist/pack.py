@@ -15,7 +15,7 @@ Four SDK hooks, all guarded by tests against the pinned pulumi-policy version:
 - AnalyzeStack keeps the raw request for `_current_stack` and hands the SDK the request without
   its resources: the SDK's own per-policy copies (`args.resources`) are never read here, and
   building them was most of the call's time on a large stack.
-- A finding may be advice (`Finding.advisory`), and every finding in a non-production stack is:
+- A finding may be advice (`RuleFinding.advisory`), and every finding in a non-production stack is:
   the diagnostic is then sent at ADVISORY whatever the policy's level. Levels only go down.
 
 Waivers (`checklist/waivers.py`) are applied here and nowhere else, once per policy, between the rule
@@ -62,7 +62,7 @@ from .catalog import (
     PRODUCTION_PATTERNS_SCHEMA,
     PolicySpec,
 )
-from .model import Finding, Resource, Stack, plain
+from .model import Resource, RuleFinding, Stack, plain
 from .recognize import Production, production
 from .rules import RULES, run
 
@@ -261,7 +261,7 @@ def _level(spec: PolicySpec) -> str:
     return (_pack_config.get(spec.name) or {}).get("enforcementLevel") or spec.level
 
 
-def _said(findings: list[Finding], verdict: Production, blocking: bool) -> list[Finding]:
+def _said(findings: list[RuleFinding], verdict: Production, blocking: bool) -> list[RuleFinding]:
     """Findings opened with the signal that made them block, or with the list that kept them from it."""
     if verdict.production and blocking:
         marker = f"[production: {verdict.signal}]"

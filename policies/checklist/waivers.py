@@ -46,7 +46,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from .catalog import WAIVER_MAX_DAYS
-from .model import Finding, Resource, Stack
+from .model import Resource, RuleFinding, Stack
 
 TODAY_ENV = "GOLIVE_TODAY"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -340,7 +340,7 @@ def target_of(stack: Stack, urn: str | None, root: Target) -> Target:
     return Target(resource.urn, resource.type, resource.name)
 
 
-def apply(policy: str, findings: Sequence[Finding], raw: Any, stack: Stack, today: date) -> list[Finding]:
+def apply(policy: str, findings: Sequence[RuleFinding], raw: Any, stack: Stack, today: date) -> list[RuleFinding]:
     """The findings one policy reports over `stack` once its `waivers` config is applied: waived ones
     advisory and marked, then one advisory finding per expired, stale or unusable waiver."""
     waivers, errors = parse_waivers(policy, raw)
@@ -352,7 +352,7 @@ def apply(policy: str, findings: Sequence[Finding], raw: Any, stack: Stack, toda
         replace(f, message=f"{w.marker()}\n{f.message}", advisory=True) if w is not None else f
         for f, w in zip(findings, evaluation.waived_by, strict=True)
     ]
-    out.extend(Finding(message, None, advisory=True) for message in notices(evaluation, errors, stack.name))
+    out.extend(RuleFinding(message, None, advisory=True) for message in notices(evaluation, errors, stack.name))
     return out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from components.credentials import alert_topic_policy, rotation_alert_input, rotation_failure_pattern
+from components.credential_secrets import alert_topic_policy, rotation_alert_input, rotation_failure_pattern
 from golive.preview.program import run_program
 
 ROOT = Path(__file__).resolve().parents[2]

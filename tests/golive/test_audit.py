@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from golive import cli
-from golive.operations.audit.result import Check, CheckResult, Status, failed, passed
+from golive.operations.audit.result import AuditResult, Check, Status, failed, passed
 from golive.operations.audit.run import run_checks
 from golive.operations.audit.target import build
 from golive.preview.project import load_project, load_stack_config
@@ -192,7 +192,7 @@ def test_checks_run_concurrently_and_a_broken_one_is_reported_not_raised():
     def slow(name: str) -> Check:
         return Check(name, "", lambda: (time.sleep(0.3), [passed(name, "ok")])[1])
 
-    def broken() -> list[CheckResult]:
+    def broken() -> list[AuditResult]:
         raise RuntimeError("boom")
 
     start = time.perf_counter()

@@ -29,7 +29,7 @@ import requests
 
 from checklist import catalog
 from golive.operations.audit import aws as audit_aws
-from golive.operations.audit.result import CheckResult, Status
+from golive.operations.audit.result import AuditResult, Status
 from golive.operations.audit.target import AuditTarget, Endpoints
 from tests.fakes.aws_seed import ENV, EVERY_LINE, KINDS, PROD, REGION, STAGING, VALUES, Seed, client, seed  # noqa: F401
 
@@ -39,7 +39,7 @@ def env(aws: str) -> Seed:
     return seed(aws)
 
 
-def audit(target: AuditTarget, **kwargs: Any) -> list[CheckResult]:
+def audit(target: AuditTarget, **kwargs: Any) -> list[AuditResult]:
     """Run the checks the way the orchestrator does: concurrently, each on its own."""
     found = audit_aws.checks(target, **kwargs)
     with ThreadPoolExecutor(len(found)) as pool:
@@ -51,11 +51,11 @@ def audit(target: AuditTarget, **kwargs: Any) -> list[CheckResult]:
     return results
 
 
-def names(results: list[CheckResult], status: Status) -> set[str]:
+def names(results: list[AuditResult], status: Status) -> set[str]:
     return {r.name for r in results if r.status is status}
 
 
-def detail(results: list[CheckResult], name: str) -> str:
+def detail(results: list[AuditResult], name: str) -> str:
     return " | ".join(r.detail for r in results if r.name == name)
 
 
@@ -352,7 +352,7 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def every_check_fails(target: AuditTarget) -> list[CheckResult]:
+def every_check_fails(target: AuditTarget) -> list[AuditResult]:
     results = audit(target)
     assert {r.status for r in results} == {Status.FAIL}
     topic = {"alert topic"} if target.alert_topic_arn else set()

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from components.sending_domain import DmarcArgs, dmarc_value
 from golive.errors import GoliveError
 from golive.operations.audit import dns as audit_dns
-from golive.operations.audit.result import Check, CheckResult, Status
+from golive.operations.audit.result import AuditResult, Check, Status
 from golive.operations.audit.target import AuditTarget, Endpoints, build
 from golive.preview.project import load_project, load_stack_config
 from tests.fakes import nsd as fake_nsd
@@ -49,7 +49,7 @@ def at(target: AuditTarget, server: NsdServer | Blackhole, timeout: float = 2.0,
     return replace(target, endpoints=Endpoints(dns_server=host, dns_port=port, timeout=timeout), **changes)
 
 
-def run(target: AuditTarget, checks: list[Check] | None = None) -> dict[str, list[CheckResult]]:
+def run(target: AuditTarget, checks: list[Check] | None = None) -> dict[str, list[AuditResult]]:
     """Run the checks concurrently, as the audit does; check name → its lines."""
     checks = checks if checks is not None else audit_dns.checks(target)
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
@@ -57,16 +57,16 @@ def run(target: AuditTarget, checks: list[Check] | None = None) -> dict[str, lis
     return {c.name: lines for c, lines in zip(checks, results, strict=True)}
 
 
-def worst(lines: list[CheckResult]) -> Status:
+def worst(lines: list[AuditResult]) -> Status:
     order = [Status.PASS, Status.WARN, Status.FAIL]
     return max((line.status for line in lines), key=order.index)
 
 
-def show(results: dict[str, list[CheckResult]]) -> str:
+def show(results: dict[str, list[AuditResult]]) -> str:
     return "\n".join(line.line() for lines in results.values() for line in lines)
 
 
-def assert_only(results: dict[str, list[CheckResult]], check: str, status: Status, *needles: str) -> None:
+def assert_only(results: dict[str, list[AuditResult]], check: str, status: Status, *needles: str) -> None:
     """`check` has a line of `status` holding every needle; every other check passes."""
     everything = show(results)
     for name, lines in results.items():
@@ -373,7 +373,7 @@ def test_spf_include_that_cannot_be_resolved_is_not_called_a_missing_record(
 # --- DNS against Route53 -----------------------------------------------------------------------------
 
 
-def by_name(lines: list[CheckResult]) -> dict[str, CheckResult]:
+def by_name(lines: list[AuditResult]) -> dict[str, AuditResult]:
     assert len({line.name for line in lines}) == len(lines)
     return {line.name: line for line in lines}
 

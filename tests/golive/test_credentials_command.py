@@ -401,15 +401,15 @@ def test_slow_customerio_is_a_clear_error_within_the_timeout(rig: Rig, monkeypat
 
 
 def test_a_terminal_is_read_without_echo(monkeypatch: pytest.MonkeyPatch) -> None:
-    from golive.operations import credentials
+    from golive.operations import store_credential
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     prompts: list[str] = []
-    monkeypatch.setattr(credentials.getpass, "getpass", lambda prompt: prompts.append(prompt) or f" {APP} ")
-    assert credentials.read_value(Terminal(), "App API key for customerio/production/app-api-key: ") == APP
+    monkeypatch.setattr(store_credential.getpass, "getpass", lambda prompt: prompts.append(prompt) or f" {APP} ")
+    assert store_credential.read_value(Terminal(), "App API key for customerio/production/app-api-key: ") == APP
     assert prompts == ["App API key for customerio/production/app-api-key: "]
 
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from checklist.emailauth import split_txt
-from checklist.model import UNKNOWN, Finding, Resource, Stack
+from checklist.model import UNKNOWN, Resource, RuleFinding, Stack
 from checklist.recognize import ROUTE53_RECORD, ROUTE53_ZONE, SECRET, is_customerio_stack
 from checklist.rules import run
 
@@ -95,11 +95,11 @@ def layout(
 
 def findings(
     name: str, *resources: Resource, cfg: dict | None = None, customerio: bool = True
-) -> list[Finding]:
+) -> list[RuleFinding]:
     return run(name, stack(*resources, customerio=customerio), cfg)
 
 
-def only(found: list[Finding]) -> Finding:
+def only(found: list[RuleFinding]) -> RuleFinding:
     assert len(found) == 1, [f.message for f in found]
     return found[0]
 
@@ -586,5 +586,5 @@ def test_everything_unknown_never_raises(rule_name: str) -> None:
         zone(UNKNOWN, zone_id=UNKNOWN),
     ]
     result = findings(rule_name, *resources, cfg={"sendingDomains": [SUB]})
-    assert all(isinstance(f, Finding) for f in result)
+    assert all(isinstance(f, RuleFinding) for f in result)
     assert result  # the sending domain is left without anything verifiable

@@ -12,7 +12,7 @@ from pulumi.runtime import proto
 from checklist import pack as checklist_pack
 from checklist import waivers
 from checklist.catalog import CREDENTIAL_TAG, POLICIES, WAIVERS_SCHEMA
-from checklist.model import Finding, Resource, Stack
+from checklist.model import Resource, RuleFinding, Stack
 from checklist.recognize import SECRET
 from checklist.waivers import Target, WaiverError, apply, evaluate, parse_waiver, parse_waivers
 from tests.policies.sdk_servicer import pack_servicer
@@ -183,14 +183,14 @@ def test_an_active_waiver_takes_over_from_an_expired_one():
 # --- apply: what the pack reports ----------------------------------------------------------------------
 
 
-def findings() -> list[Finding]:
-    return [Finding("secret A is not rotated", SECRET_A.urn), Finding("secret B is not rotated", SECRET_B.urn)]
+def findings() -> list[RuleFinding]:
+    return [RuleFinding("secret A is not rotated", SECRET_A.urn), RuleFinding("secret B is not rotated", SECRET_B.urn)]
 
 
 def test_a_waived_finding_is_advisory_and_marked_and_the_rest_untouched():
     out = apply(POLICY, findings(), [raw(resources=["cio-site-*"])], STACK, EXPIRES)
     assert out == [
-        Finding(
+        RuleFinding(
             "[waived until 2026-12-31 by @payments: Legacy rotation until CIO-123]\nsecret A is not rotated",
             SECRET_A.urn,
             advisory=True,
@@ -227,7 +227,7 @@ def test_waivers_for_other_stacks_stay_silent_and_unusable_ones_are_reported():
 
 
 def test_stack_level_findings_match_the_root_stack():
-    stack_finding = [Finding("no App API key")]
+    stack_finding = [RuleFinding("no App API key")]
     assert apply(POLICY, stack_finding, [raw(resources=["pulumi:pulumi:Stack"])], STACK, EXPIRES)[0].advisory
     bare = Stack(name="acme/shop/production", project="shop")  # no root resource in the request: the engine's name
     assert waivers.root_target(bare) == Target(

@@ -50,13 +50,13 @@ from botocore.exceptions import (
 from botocore.loaders import Loader, create_loader
 
 from checklist import catalog
-from checklist.model import Finding, Resource, Stack
+from checklist.model import Resource, RuleFinding, Stack
 from checklist.recognize import METRIC_ALARM, SECRET, SSM_PARAMETER
 from checklist.rules import RULES, effective_config
 from golive.clients.aws import client as new_client
 from golive.clients.aws import hint
 from golive.errors import GoliveError
-from golive.operations.audit.result import Check, CheckResult, failed, mask_site_id, passed, skipped, warned
+from golive.operations.audit.result import AuditResult, Check, failed, mask_site_id, passed, skipped, warned
 from golive.operations.audit.target import AuditTarget
 
 __all__ = [
@@ -241,11 +241,11 @@ def _hint(err: Exception, action: str, code: str, timeout: float) -> str:
     return hint(err, action, code, timeout, denied_fix="grant the auditing identity read access")
 
 
-def _guard(name: str, section: str, body: Callable[[list[CheckResult]], None]) -> Callable[[], list[CheckResult]]:
+def _guard(name: str, section: str, body: Callable[[list[AuditResult]], None]) -> Callable[[], list[AuditResult]]:
     """A check's run: the lines the body produced, plus a FAIL line for whatever stopped it."""
 
-    def run() -> list[CheckResult]:
-        out: list[CheckResult] = []
+    def run() -> list[AuditResult]:
+        out: list[AuditResult] = []
         try:
             body(out)
         except _Failure as failure:
@@ -283,14 +283,14 @@ def checks(target: AuditTarget, session_factory: SessionFactory = new_session, *
 
 
 def _bind_secret(target: AuditTarget, session_factory: SessionFactory, clock: Clock,
-                 kind: str) -> Callable[[list[CheckResult]], None]:
+                 kind: str) -> Callable[[list[AuditResult]], None]:
     return lambda out: _secret(_Aws(target, session_factory()), kind, clock(), out)
 
 
 # --- §1 credentials --------------------------------------------------------------------------------
 
 
-def _secret(aws: _Aws, kind: str, now: datetime, out: list[CheckResult]) -> None:
+def _secret(aws: _Aws, kind: str, now: datetime, out: list[AuditResult]) -> None:
     target = aws.target
     secret_id = target.secret_ids[kind]
     sm = aws.client("secretsmanager")
@@ -343,7 +343,7 @@ def _read_print(aws: _Aws, sm: Any, secret_id: str, **params: Any) -> tuple[str 
     return catalog.fingerprint(value), mask_site_id(value.strip()), ""
 
 
-def _current_value(aws: _Aws, sm: Any, kind: str, arn: str, name: str, out: list[CheckResult]) -> str | None:
+def _current_value(aws: _Aws, sm: Any, kind: str, arn: str, name: str, out: list[AuditResult]) -> str | None:
     line = f"{kind} secret"
     missing = (f"{name} has no current ({CURRENT}) value: store the production key with "
                f"`{aws.target.credentials('put', kind)}`")
@@ -396,7 +396,7 @@ def rotation_findings(description: Mapping[str, Any], kind: str) -> list[str]:
     return [f.message for f in _evaluate(ROTATION_POLICY, [secret_resource(description, kind)])]
 
 
-def _rotation_line(kind: str, description: Mapping[str, Any]) -> CheckResult:
+def _rotation_line(kind: str, description: Mapping[str, Any]) -> AuditResult:
     line = f"{kind} rotation schedule"
     problems = rotation_findings(description, kind)
     if problems:
@@ -422,7 +422,7 @@ def _day(moment: datetime) -> str:
 
 
 def _age_line(target: AuditTarget, kind: str, name: str, description: Mapping[str, Any],
-              versions: Sequence[Mapping[str, Any]], now: datetime) -> CheckResult:
+              versions: Sequence[Mapping[str, Any]], now: datetime) -> AuditResult:
     line = f"{kind} key age"
     moments = [description.get("LastRotatedDate")] + [v.get("CreatedDate") for v in _labelled(versions, CURRENT)]
     known = [m for m in moments if isinstance(m, datetime)]
@@ -448,7 +448,7 @@ def _rotate(target: AuditTarget, name: str) -> str:
 
 
 def _progress_line(target: AuditTarget, kind: str, name: str, versions: Sequence[Mapping[str, Any]],
-                   now: datetime) -> CheckResult:
+                   now: datetime) -> AuditResult:
     line = f"{kind} rotation progress"
 
     def created(version: Mapping[str, Any]) -> datetime | None:
@@ -476,7 +476,7 @@ def _progress_line(target: AuditTarget, kind: str, name: str, versions: Sequence
 
 
 def _distinct_line(aws: _Aws, sm: Any, kind: str, name: str, environment: str,
-                   production_print: str | None) -> CheckResult:
+                   production_print: str | None) -> AuditResult:
     line = f"{kind} differs from {environment}"
     target = aws.target
     other = target.secret_name(environment, kind)
@@ -502,7 +502,7 @@ def _distinct_line(aws: _Aws, sm: Any, kind: str, name: str, environment: str,
 
 
 def _evaluate(policy: str, resources: Sequence[Resource], config: Mapping[str, Any] | None = None,
-              *, production: bool = True) -> list[Finding]:
+              *, production: bool = True) -> list[RuleFinding]:
     # The rule itself, without rules.run's "is this a Customer.io stack" gate: an audited stack is
     # one by definition, and with every alarm missing the gate would otherwise pass it silently.
     stack = Stack(name="audit", production=production, resources=tuple(resources))
@@ -598,7 +598,7 @@ def _looser_overrides(overrides: Mapping[str, float]) -> set[str]:
     return {urn.split(":", 1)[1] for urn in flagged}
 
 
-def _missing_messages(findings: Sequence[Finding], missing: set[str]) -> dict[str, str]:
+def _missing_messages(findings: Sequence[RuleFinding], missing: set[str]) -> dict[str, str]:
     messages = {}
     for signal in missing:
         # The rule's stack-level finding for a signal without an alarm names the signal, then its meaning.
@@ -609,7 +609,7 @@ def _missing_messages(findings: Sequence[Finding], missing: set[str]) -> dict[st
 
 
 def _alarm_problems(alarms: Sequence[_Alarm], overrides: Mapping[str, float],
-                    looser: set[str]) -> tuple[dict[str, list[str]], list[Finding]]:
+                    looser: set[str]) -> tuple[dict[str, list[str]], list[RuleFinding]]:
     """Alarm ARN -> the pack's findings about it; and the threshold rule's findings, for missing signals."""
     resources = [a.resource for a in alarms]
     problems: dict[str, list[str]] = {}
@@ -650,7 +650,7 @@ def _firing(alarm: _Alarm) -> str | None:
             "the plan's rollback is to set the rollout flag to 0")
 
 
-def _alarms(aws: _Aws, out: list[CheckResult]) -> None:
+def _alarms(aws: _Aws, out: list[AuditResult]) -> None:
     target = aws.target
     alarms: list[_Alarm] | None = None
     try:
@@ -672,7 +672,7 @@ def _alarms(aws: _Aws, out: list[CheckResult]) -> None:
         out.append(_topic_line(aws, sns, topic))
 
 
-def _alarm_lines(alarms: Sequence[_Alarm], overrides: Mapping[str, float]) -> list[CheckResult]:
+def _alarm_lines(alarms: Sequence[_Alarm], overrides: Mapping[str, float]) -> list[AuditResult]:
     looser = _looser_overrides(overrides)
     problems, checklist_findings = _alarm_problems(alarms, overrides, looser)
     by_signal: dict[str, list[_Alarm]] = {}
@@ -707,7 +707,7 @@ def _alarm_topics(alarms: Sequence[_Alarm]) -> list[str]:
     return sorted(topics)
 
 
-def _topic_line(aws: _Aws, sns: Any, topic: str) -> CheckResult:
+def _topic_line(aws: _Aws, sns: Any, topic: str) -> AuditResult:
     line = "alert topic"
     try:
         aws.call(sns, "get_topic_attributes", topic, TopicArn=topic)
@@ -734,7 +734,7 @@ def _topic_line(aws: _Aws, sns: Any, topic: str) -> CheckResult:
 # --- §7 rollout ----------------------------------------------------------------------------------------
 
 
-def _rollout(aws: _Aws, out: list[CheckResult]) -> None:
+def _rollout(aws: _Aws, out: list[AuditResult]) -> None:
     line = "rollout flag"
     name = aws.target.rollout_parameter
     ssm = aws.client("ssm")

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from golive.clients import customerio as cio
 from golive.operations.audit.aws import shared_client
-from golive.operations.audit.result import Check, CheckResult, failed, passed, warned
+from golive.operations.audit.result import AuditResult, Check, failed, passed, warned
 from golive.operations.audit.target import AuditTarget
 
 SECTION = "§6 smoke test"  # the checklist's Track and App API connectivity
@@ -72,10 +72,10 @@ def _why(err: cio.CustomerIoError, target: AuditTarget, kind: str) -> str:
     return str(err)
 
 
-def _guard(name: str, section: str, body: Callable[[], list[CheckResult]], target: AuditTarget,
-           key: str) -> Callable[[], list[CheckResult]]:
+def _guard(name: str, section: str, body: Callable[[], list[AuditResult]], target: AuditTarget,
+           key: str) -> Callable[[], list[AuditResult]]:
     """`key`: the credential kind a 401 says to replace."""
-    def run() -> list[CheckResult]:
+    def run() -> list[AuditResult]:
         try:
             return body()
         except _Unreadable as err:
@@ -87,7 +87,7 @@ def _guard(name: str, section: str, body: Callable[[], list[CheckResult]], targe
     return run
 
 
-def track_check(target: AuditTarget) -> list[CheckResult]:
+def track_check(target: AuditTarget) -> list[AuditResult]:
     name = "customerio-track-api"
     site_id, track_key = _secret(target, "site-id"), _secret(target, "track-api-key")
     with _client(target) as client:
@@ -102,7 +102,7 @@ def track_check(target: AuditTarget) -> list[CheckResult]:
     return [passed(name, f"site ID {hint} authenticates; workspace region {account.region}{env}", SECTION)]
 
 
-def app_check(target: AuditTarget) -> list[CheckResult]:
+def app_check(target: AuditTarget) -> list[AuditResult]:
     name = "customerio-app-api"
     key = _secret(target, "app-api-key")
     with _client(target) as client:
@@ -135,7 +135,7 @@ def _pages(client: cio.CustomerIo, key: str, path: str, field: str) -> Iterator[
         params = {"start": str(cursor)}
 
 
-def can_spam_check(target: AuditTarget) -> list[CheckResult]:
+def can_spam_check(target: AuditTarget) -> list[AuditResult]:
     name = "customerio-can-spam"
     key = _secret(target, "app-api-key")
     address = _normal(target.postal_address or "")
@@ -173,7 +173,7 @@ def can_spam_check(target: AuditTarget) -> list[CheckResult]:
     return lines
 
 
-def write_test(target: AuditTarget) -> list[CheckResult]:
+def write_test(target: AuditTarget) -> list[AuditResult]:
     """Identify a throwaway profile and delete it. Never suppress."""
     from customerio import CustomerIO, CustomerIOException, Regions
 

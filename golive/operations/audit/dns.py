@@ -40,7 +40,7 @@ import dns.rrset
 
 from checklist import catalog, emailauth
 from golive.errors import GoliveError
-from golive.operations.audit.result import Check, CheckResult, Status, failed, passed, warned
+from golive.operations.audit.result import AuditResult, Check, Status, failed, passed, warned
 from golive.operations.audit.target import AuditTarget
 
 __all__ = [
@@ -268,11 +268,11 @@ def _tree_includes(parsed: Mapping[str, Any] | None) -> list[str]:
     return found
 
 
-def _spf(target: AuditTarget, server: Server) -> list[CheckResult]:
+def _spf(target: AuditTarget, server: Server) -> list[AuditResult]:
     from checkdmarc import spf as cd_spf
 
     name = target.subdomain
-    out: list[CheckResult] = []
+    out: list[AuditResult] = []
 
     def fail(detail: str) -> None:
         out.append(failed("spf", detail, SECTION))
@@ -362,7 +362,7 @@ def _missing_include(err: Exception, name: str, server: Server) -> str:
 # --- DKIM ------------------------------------------------------------------------------------------
 
 
-def _dkim(target: AuditTarget, server: Server) -> list[CheckResult]:
+def _dkim(target: AuditTarget, server: Server) -> list[AuditResult]:
     name = f"{target.dkim_selector}._domainkey.{target.subdomain}"
     found = lookup(server, name, "TXT")
     publish = f"publish the key Customer.io shows as one TXT `k=rsa; p=<key>` at {name}"
@@ -381,7 +381,7 @@ def _dkim(target: AuditTarget, server: Server) -> list[CheckResult]:
     except emailauth.DKIMKeyError as err:
         return [failed("dkim", f"the DKIM record at {where} is invalid ({err.reason}): every signature with "
                                f"this selector fails; {publish}", SECTION)]
-    out: list[CheckResult] = []
+    out: list[AuditResult] = []
     if key.revoked:
         out.append(failed("dkim", f"the DKIM key at {where} is revoked (empty `p=`): every signature with this "
                                   f"selector fails; {publish}", SECTION))
@@ -393,7 +393,7 @@ def _dkim(target: AuditTarget, server: Server) -> list[CheckResult]:
     if key.testing:
         detail = (f"the DKIM key at {where} is in test mode (`t=y`): receivers may treat signed mail as "
                   "unsigned; drop the flag")
-        # Advice, as the pack's DKIM rule reports it (a Finding marked advisory), in production too.
+        # Advice, as the pack's DKIM rule reports it (a RuleFinding marked advisory), in production too.
         out.append(warned("dkim", detail + (" before going live" if target.production else " before production"),
                           SECTION))
     if target.dkim_public_key and not key.revoked:
@@ -414,7 +414,7 @@ def _dkim(target: AuditTarget, server: Server) -> list[CheckResult]:
 # --- Return path -----------------------------------------------------------------------------------
 
 
-def _mx(target: AuditTarget, server: Server) -> list[CheckResult]:
+def _mx(target: AuditTarget, server: Server) -> list[AuditResult]:
     name = target.subdomain
     found = lookup(server, name, "MX", follow=False)
     fix = ("publish the two MX records Customer.io shows (priority 10, e.g. mxa.mailgun.org and "
@@ -432,7 +432,7 @@ def _mx(target: AuditTarget, server: Server) -> list[CheckResult]:
 # --- DMARC -----------------------------------------------------------------------------------------
 
 
-def _dmarc(target: AuditTarget, server: Server) -> list[CheckResult]:
+def _dmarc(target: AuditTarget, server: Server) -> list[AuditResult]:
     from checkdmarc import dmarc as cd_dmarc
 
     domain = emailauth.organizational_domain(target.domain)
@@ -461,7 +461,7 @@ def _dmarc(target: AuditTarget, server: Server) -> list[CheckResult]:
     except emailauth.DMARCSyntaxError as err:
         return [failed("dmarc", f"DMARC at {name} is invalid ({err.reason}): fix the `{err.tag}` tag", SECTION)]
 
-    out: list[CheckResult] = []
+    out: list[AuditResult] = []
     destinations: set[str] = set()
     reported: set[str] = set()  # checkdmarc's own warnings for what is a FAIL line here
     for uri in (*parsed.rua, *parsed.ruf):
@@ -506,7 +506,7 @@ def _dmarc(target: AuditTarget, server: Server) -> list[CheckResult]:
 # --- Link tracking ---------------------------------------------------------------------------------
 
 
-def _link_tracking(target: AuditTarget, server: Server, host: str) -> list[CheckResult]:
+def _link_tracking(target: AuditTarget, server: Server, host: str) -> list[AuditResult]:
     expected = catalog.LINK_TRACKING_TARGETS[target.region]
     found = lookup(server, host, "CNAME", follow=False)
     if not found.found or found.rrset is None:
@@ -527,8 +527,8 @@ def _link_tracking(target: AuditTarget, server: Server, host: str) -> list[Check
 # --- The checks ------------------------------------------------------------------------------------
 
 
-def _guard(name: str, server: Server, body: Callable[[], list[CheckResult]]) -> Callable[[], list[CheckResult]]:
-    def run() -> list[CheckResult]:
+def _guard(name: str, server: Server, body: Callable[[], list[AuditResult]]) -> Callable[[], list[AuditResult]]:
+    def run() -> list[AuditResult]:
         try:
             return body()
         except (dns.exception.DNSException, OSError) as err:
@@ -609,7 +609,7 @@ def _relevant(target: AuditTarget, held: Mapping[tuple[str, str], Any]) -> list[
     return pairs
 
 
-def compare_with_route53(target: AuditTarget, route53_records: Sequence[Mapping[str, Any]]) -> list[CheckResult]:
+def compare_with_route53(target: AuditTarget, route53_records: Sequence[Mapping[str, Any]]) -> list[AuditResult]:
     """What DNS serves, record by record, against what the hosted zone holds.
 
     `route53_records` is ListResourceRecordSets output (dicts with Name, Type, TTL, ResourceRecords[{Value}]),
@@ -632,7 +632,7 @@ def compare_with_route53(target: AuditTarget, route53_records: Sequence[Mapping[
         ttls[(name, rtype)] = record.get("TTL")
     server = server_for(target)
     resolver = server.resolver()
-    out: list[CheckResult] = []
+    out: list[AuditResult] = []
     for check, name, rtype in _relevant(target, held):
         in_zone = (name, rtype) in held
         if not in_zone and (apex is None or not emailauth.is_under(name, apex)):
@@ -671,7 +671,7 @@ def route53_check(target: AuditTarget, read_records: Callable[[], Sequence[Mappi
     """A Check that reads the hosted zone with `read_records` (e.g. `lambda: aws.route53_records(target)`)
     and compares it with DNS. A GoliveError from the read (no zone, AWS refused) becomes one FAIL line."""
 
-    def run() -> list[CheckResult]:
+    def run() -> list[AuditResult]:
         try:
             records = read_records()
         except GoliveError as err:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from checklist import catalog
-from golive.operations.audit.result import CheckResult, Status
+from golive.operations.audit.result import AuditResult, Status
 from golive.operations.audit.target import AuditTarget
 
 # Line name (or, for names that carry a credential kind, signal or environment, its fixed part) -> policy.
@@ -71,7 +71,7 @@ def policy_for(name: str) -> str | None:
     return None
 
 
-def bound(target: AuditTarget, results: Sequence[CheckResult]) -> list[CheckResult]:
+def bound(target: AuditTarget, results: Sequence[AuditResult]) -> list[AuditResult]:
     """The results, each naming its policy, with a FAIL lowered to WARN where its finding is advice here."""
     out = []
     for result in results:

@@ -8,20 +8,20 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
 
-from golive.operations.audit.result import CheckResult, Status
+from golive.operations.audit.result import AuditResult, Status
 from golive.operations.audit.target import AuditTarget
 
 FORMATS = ("text", "json", "junit")
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def summary(results: Sequence[CheckResult]) -> dict[str, int]:
+def summary(results: Sequence[AuditResult]) -> dict[str, int]:
     counts = Counter(r.status for r in results)
     return {"pass": counts[Status.PASS], "warn": counts[Status.WARN], "fail": counts[Status.FAIL],
             "skip": counts[Status.SKIP]}
 
 
-def text(target: AuditTarget, results: Sequence[CheckResult], command: str) -> str:
+def text(target: AuditTarget, results: Sequence[AuditResult], command: str) -> str:
     counts = summary(results)
     verdict = "FAILED" if counts["fail"] else "passed"
     lines = [f"golive {command}: stack {target.stack} (environment {target.environment}, region {target.region})", ""]
@@ -32,7 +32,7 @@ def text(target: AuditTarget, results: Sequence[CheckResult], command: str) -> s
     return "\n".join(lines) + "\n"
 
 
-def as_json(target: AuditTarget, results: Sequence[CheckResult], command: str) -> str:
+def as_json(target: AuditTarget, results: Sequence[AuditResult], command: str) -> str:
     return json.dumps({
         "command": command,
         "stack": target.stack,
@@ -44,7 +44,7 @@ def as_json(target: AuditTarget, results: Sequence[CheckResult], command: str) -
     }, indent=2) + "\n"
 
 
-def junit(target: AuditTarget, results: Sequence[CheckResult], command: str) -> str:
+def junit(target: AuditTarget, results: Sequence[AuditResult], command: str) -> str:
     counts = summary(results)
     suite = ET.Element("testsuite", name=f"golive {command} {target.stack}", tests=str(len(results)),
                        failures=str(counts["fail"]), errors="0", skipped=str(counts["skip"]))
@@ -64,5 +64,5 @@ def junit(target: AuditTarget, results: Sequence[CheckResult], command: str) -> 
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def render(fmt: str, target: AuditTarget, results: Sequence[CheckResult], command: str) -> str:
+def render(fmt: str, target: AuditTarget, results: Sequence[AuditResult], command: str) -> str:
     return {"text": text, "json": as_json, "junit": junit}[fmt](target, results, command)

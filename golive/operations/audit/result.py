@@ -15,7 +15,7 @@ class Status(enum.Enum):
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class AuditResult:
     """One line of the audit. `detail` says what was seen and, on FAIL or WARN, what to fix;
     it never holds a credential (a site ID shows at most its first 4 characters)."""
 
@@ -29,20 +29,20 @@ class CheckResult:
         return f"[{self.status.value}] {self.name}: {self.detail}"
 
 
-def passed(name: str, detail: str, section: str = "") -> CheckResult:
-    return CheckResult(name, Status.PASS, detail, section)
+def passed(name: str, detail: str, section: str = "") -> AuditResult:
+    return AuditResult(name, Status.PASS, detail, section)
 
 
-def warned(name: str, detail: str, section: str = "") -> CheckResult:
-    return CheckResult(name, Status.WARN, detail, section)
+def warned(name: str, detail: str, section: str = "") -> AuditResult:
+    return AuditResult(name, Status.WARN, detail, section)
 
 
-def failed(name: str, detail: str, section: str = "") -> CheckResult:
-    return CheckResult(name, Status.FAIL, detail, section)
+def failed(name: str, detail: str, section: str = "") -> AuditResult:
+    return AuditResult(name, Status.FAIL, detail, section)
 
 
-def skipped(name: str, detail: str, section: str = "") -> CheckResult:
-    return CheckResult(name, Status.SKIP, detail, section)
+def skipped(name: str, detail: str, section: str = "") -> AuditResult:
+    return AuditResult(name, Status.SKIP, detail, section)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Check:
 
     name: str
     section: str
-    run: Callable[[], list[CheckResult]]
+    run: Callable[[], list[AuditResult]]
 
 
 def mask_site_id(site_id: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
-from golive.operations.audit.result import Check, CheckResult, Status, failed
+from golive.operations.audit.result import AuditResult, Check, Status, failed
 from golive.operations.audit.target import AuditTarget
 
 # What `golive smoke` runs: can production reach Customer.io with the keys it holds.
@@ -43,7 +43,7 @@ def _bounded(target: AuditTarget, check: Check) -> Check:
     return Check(check.name, check.section, lambda: bound(target, check.run()))
 
 
-def _guarded(check: Check) -> list[CheckResult]:
+def _guarded(check: Check) -> list[AuditResult]:
     try:
         lines = check.run()
     except Exception as err:  # a bug or an unforeseen error in one check: report it, keep the others
@@ -51,12 +51,12 @@ def _guarded(check: Check) -> list[CheckResult]:
     return lines or [failed(check.name, "the check returned nothing", check.section)]
 
 
-def run_checks(checks: Sequence[Check], *, progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
+def run_checks(checks: Sequence[Check], *, progress: Callable[[int, int], None] | None = None) -> list[AuditResult]:
     """All checks at once, one thread each (they wait on the network, not the CPU)."""
     if not checks:
         return []
     done, lock = 0, threading.Lock()
-    results: list[list[CheckResult]] = [[] for _ in checks]
+    results: list[list[AuditResult]] = [[] for _ in checks]
 
     def one(index: int) -> None:
         nonlocal done
@@ -84,5 +84,5 @@ def terminal_progress(stream: TextIO = sys.stderr) -> Callable[[int, int], None]
     return show
 
 
-def exit_code(results: Sequence[CheckResult]) -> int:
+def exit_code(results: Sequence[AuditResult]) -> int:
     return 1 if any(r.status is Status.FAIL for r in results) else 0

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import CREDENTIAL_KINDS, LINK_TRACKING_TARGETS, REGION_HOSTS, REGION_TAG, REGIONS, fingerprint
-from ..model import UNKNOWN, Finding, Resource, Stack
+from ..model import UNKNOWN, Resource, RuleFinding, Stack
 from ..recognize import (
     ROUTE53_RECORD,
     SECRET,
@@ -121,13 +121,13 @@ class _Assignment:
     value: Any
     fix: str
 
-    def finding(self) -> Finding:
+    def finding(self) -> RuleFinding:
         if self.resource is None:
             place, urn = f"Stack config key '{self.name}' is plaintext", None
         else:
             place, urn = f"{_label(self.resource)} sets {self.name} in {self.where}", self.resource.urn
         fix = self.fix.format(name=self.name)
-        return Finding(f"{place}: a Customer.io credential in plaintext; {fix}.", urn)
+        return RuleFinding(f"{place}: a Customer.io credential in plaintext; {fix}.", urn)
 
 
 _FIX_ENV = "store it in Secrets Manager and pass the secret's ARN (e.g. as {name}_SECRET_ARN) instead"
@@ -262,7 +262,7 @@ def _is_plaintext(value: Any, references: frozenset[str]) -> bool:
 
 def _plaintext_ssm(
     stack: Stack, is_credential: CredentialNames, references: frozenset[str]
-) -> Iterator[Finding]:
+) -> Iterator[RuleFinding]:
     for parameter in stack.of_type(SSM_PARAMETER):
         name = physical_name(parameter)
         kind = parameter.get("type")
@@ -272,7 +272,7 @@ def _plaintext_ssm(
         if not any(_is_plaintext(v, references) for v in values):
             continue
         why = "its type is unknown at preview" if kind is UNKNOWN else f"it is a {kind or 'String'} parameter"
-        yield Finding(
+        yield RuleFinding(
             f"SSM parameter '{name}' holds a Customer.io credential in plaintext ({why}): keep the key in "
             "Secrets Manager, or at least make the parameter a SecureString.",
             parameter.urn,
@@ -280,10 +280,10 @@ def _plaintext_ssm(
 
 
 @rule("customerio-credentials-in-secrets-manager")
-def check_secrets_storage(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_secrets_storage(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     is_credential, broken = _credential_names(cfg)
     for pattern in broken:
-        yield Finding(
+        yield RuleFinding(
             f"credentialNamePatterns entry {pattern!r} is not a valid regular expression; "
             "fix the pack config."
         )
@@ -308,7 +308,7 @@ _KINDS = {
 }
 
 
-def _missing_kinds(stack: Stack, kinds: tuple[str, ...]) -> Iterator[Finding]:
+def _missing_kinds(stack: Stack, kinds: tuple[str, ...]) -> Iterator[RuleFinding]:
     """One stack-level finding per kind no credential secret holds.
 
     Reported in every Customer.io stack, not only production: the adapter makes it advisory
@@ -326,19 +326,19 @@ def _missing_kinds(stack: Stack, kinds: tuple[str, ...]) -> Iterator[Finding]:
         if kind in held:
             continue
         name, purpose = _KINDS[kind]
-        yield Finding(
+        yield RuleFinding(
             f"No Secrets Manager secret holds the Customer.io {name}, which {purpose}: add one tagged "
             f"`customerio:credential={kind}` (the CustomerIoCredentials component creates it)." + hint
         )
 
 
 @rule("customerio-app-api-key", app_side=True)
-def check_app_api_key(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_app_api_key(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     return _missing_kinds(stack, ("app-api-key",))
 
 
 @rule("customerio-track-api-credentials", app_side=True)
-def check_track_credentials(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_track_credentials(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     return _missing_kinds(stack, ("site-id", "track-api-key"))
 
 
@@ -401,7 +401,7 @@ class _Claims:
 
 
 @rule("customerio-region", customerio_only=True)
-def check_region(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_region(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     claims = _Claims({}, {})
     for secret, _kind in credential_secrets(stack):
         tagged = secret.tags().get(REGION_TAG)
@@ -410,7 +410,7 @@ def check_region(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
         if tagged.strip().lower() in REGIONS:
             claims.add(secret, tagged.strip().lower(), f"tag {REGION_TAG}={tagged}")
         else:
-            yield Finding(
+            yield RuleFinding(
                 f"Customer.io secret '{physical_name(secret)}' has {REGION_TAG}={tagged!r}; "
                 "use 'us' or 'eu'.",
                 secret.urn,
@@ -421,7 +421,7 @@ def check_region(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
 
     configured = str(cfg.get("region") or "").strip().lower()
     if configured and configured not in REGIONS:
-        yield Finding(f"Pack config `region` is {configured!r}; use 'us', 'eu' or leave it empty.")
+        yield RuleFinding(f"Pack config `region` is {configured!r}; use 'us', 'eu' or leave it empty.")
         configured = ""
     counts = Counter(region for regions in claims.by_urn.values() for region in regions)
     if configured:
@@ -451,7 +451,7 @@ def check_region(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
                 f"{reference.upper()} per {why} ({reference.upper()}: {ref_sources}). Use the "
                 f"{reference.upper()} hosts, `{REGION_TAG}` tags and link-tracking target everywhere."
             )
-        yield Finding(message, urn)
+        yield RuleFinding(message, urn)
 
 
 # --- production keys differ from non-production ones ----------------------------------------------
@@ -507,14 +507,14 @@ def _production_prints(stack: Stack) -> Iterator[_Production]:
 
 
 @rule("customerio-production-keys-distinct", customerio_only=True)
-def check_keys_distinct(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_keys_distinct(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     if not stack.production:
         return
     for secret, _kind in credential_secrets(stack):
         tagged = secret.tags().get(FINGERPRINT_TAG)
         if tagged is not None and not _FINGERPRINT.fullmatch(tagged.strip().lower()):
             # A typo here would silently switch the comparison off for this key.
-            yield Finding(
+            yield RuleFinding(
                 f"Secret '{physical_name(secret)}' has a {FINGERPRINT_TAG} tag that is not `sha256:` "
                 "and 16 hex digits, so it cannot be compared with non-production keys; set it to "
                 "catalog.fingerprint(value).",
@@ -524,7 +524,7 @@ def check_keys_distinct(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Findin
     if not any(known.values()):
         if not credential_secrets(stack):
             return  # no key to compare (a stack of DNS records only): nothing was left unchecked
-        yield Finding(
+        yield RuleFinding(
             "No non-production fingerprints in the pack config (`nonProductionFingerprints`), so the production "
             "Customer.io keys were not compared with staging's: run `python -m golive fingerprints --stack staging "
             "--merge policy-config.json` and pass that file with `--policy-pack-config`.",
@@ -535,7 +535,7 @@ def check_keys_distinct(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Findin
         matched = _matches(known, item.kind, item.fingerprint)
         if matched:
             what = item.kind or "Customer.io credential"
-            yield Finding(
+            yield RuleFinding(
                 f"Production {what} in {item.where} is the same key as a non-production one (its "
                 f"fingerprint is listed under nonProductionFingerprints[{', '.join(matched)}]): create a "
                 "separate key in the production workspace and store it in the production secret.",

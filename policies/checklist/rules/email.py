@@ -39,7 +39,7 @@ from ..emailauth import (
     parse_spf,
     txt_strings,
 )
-from ..model import UNKNOWN, Finding, Resource, Stack
+from ..model import UNKNOWN, Resource, RuleFinding, Stack
 from ..recognize import ROUTE53_RECORD, ROUTE53_ZONE, esp_host, sending_subdomain
 from .registry import rule
 
@@ -201,10 +201,10 @@ def _label(domain: str, why: str) -> str:
     return f"{domain} (a sending domain: {why})"
 
 
-def _cannot_verify(what: str, domain: str, why: str, candidates: list[DnsRecord]) -> Finding:
+def _cannot_verify(what: str, domain: str, why: str, candidates: list[DnsRecord]) -> RuleFinding:
     r = candidates[0]
     unknown = "name" if r.name is None else "value"
-    return Finding(
+    return RuleFinding(
         f"{what} for {_label(domain, why)} cannot be verified at preview: the {unknown} of "
         f"{r.resource.type.split(':')[-1]} `{r.resource.name}` is not known until apply. "
         "The check runs again on the deployed values.",
@@ -220,10 +220,10 @@ def _long_strings(strings: list[str]) -> list[int]:
 # --- SPF ----------------------------------------------------------------------------------------
 
 
-def _check_spf_value(where: str, urn: str, text: str, strings: list[str]) -> Iterator[Finding]:
+def _check_spf_value(where: str, urn: str, text: str, strings: list[str]) -> Iterator[RuleFinding]:
     long = _long_strings(strings)
     if long:
-        yield Finding(
+        yield RuleFinding(
             f"SPF record at {where} has a character-string of {max(long)} characters; DNS allows "
             f"{TXT_MAX_STRING}. Split it into strings of at most {TXT_MAX_STRING} inside the one value "
             '(`<first 255>""<rest>`); receivers join them without spaces.',
@@ -232,33 +232,33 @@ def _check_spf_value(where: str, urn: str, text: str, strings: list[str]) -> Ite
     try:
         spf = parse_spf(text)
     except SPFSyntaxError as e:
-        yield Finding(
+        yield RuleFinding(
             f"SPF record at {where} is invalid ({e.reason}); receivers treat it as a permerror and "
             f"fail SPF for all mail. Fix the term {e.term!r}.",
             urn,
         )
         return
     if spf.all_qualifier == "+":
-        yield Finding(
+        yield RuleFinding(
             f"SPF record at {where} ends in `+all` (a bare `all` means the same): it authorizes every "
             "host on the internet to send as the domain. End it with `~all` or `-all`.",
             urn,
         )
     elif spf.all_qualifier == "?":
-        yield Finding(
+        yield RuleFinding(
             f"SPF record at {where} ends in `?all` (neutral), which protects nothing. End it with "
             "`~all` or `-all`.",
             urn,
         )
     elif spf.all_qualifier is None and "redirect" not in spf.modifiers:
         # RFC 7208 §4.7: without `all` or a redirect the result is neutral, exactly like `?all`.
-        yield Finding(
+        yield RuleFinding(
             f"SPF record at {where} has neither `all` nor `redirect=`, so unlisted senders get "
             "neutral (like `?all`). End it with `~all` or `-all`.",
             urn,
         )
     if spf.dns_lookup_count > SPF_MAX_DNS_LOOKUPS:
-        yield Finding(
+        yield RuleFinding(
             f"SPF record at {where} has {spf.dns_lookup_count} DNS-querying terms (include, a, mx, ptr, "
             f"exists, redirect) before counting its includes; RFC 7208 allows {SPF_MAX_DNS_LOOKUPS} and "
             "receivers return permerror beyond that. Remove or flatten terms.",
@@ -267,7 +267,7 @@ def _check_spf_value(where: str, urn: str, text: str, strings: list[str]) -> Ite
 
 
 @rule("email-spf-record", customerio_only=True)
-def spf_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+def spf_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[RuleFinding]:
     """Each sending domain has exactly one SPF record, and every SPF record in the stack is valid.
 
     Includes cannot be resolved offline, so the 10-lookup limit is checked against each record's
@@ -289,7 +289,7 @@ def spf_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
         if candidates:
             yield _cannot_verify("SPF", domain, why, candidates)
         else:
-            yield Finding(
+            yield RuleFinding(
                 f"No SPF record at {_label(domain, why)}. Publish one TXT `v=spf1 include:mailgun.org "
                 f"~all` at {domain} (merge any other senders into that one record)."
             )
@@ -297,7 +297,7 @@ def spf_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
     for name, found in spf_at.items():
         # Two SPF records at one name is a permerror whatever the name (RFC 7208 §4.5).
         if name is not None and len(found) > 1:
-            yield Finding(
+            yield RuleFinding(
                 f"{len(found)} SPF records at {name}; receivers return permerror and fail SPF. Merge "
                 "them into one `v=spf1 … ~all` record.",
                 found[1][0].urn,
@@ -309,30 +309,30 @@ def spf_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
 # --- DKIM ---------------------------------------------------------------------------------------
 
 
-def _check_dkim_key(where: str, urn: str, text: str, min_bits: int) -> Iterator[Finding]:
+def _check_dkim_key(where: str, urn: str, text: str, min_bits: int) -> Iterator[RuleFinding]:
     try:
         key = parse_dkim(text)
     except DKIMKeyError as e:
-        yield Finding(
+        yield RuleFinding(
             f"DKIM record at {where} is invalid ({e.reason}); every signature with this selector "
             "fails. Publish the key exactly as Customer.io shows it: `k=rsa; p=<key>`.",
             urn,
         )
         return
     if key.revoked:
-        yield Finding(
+        yield RuleFinding(
             f"DKIM key at {where} is revoked (empty `p=`); every signature with this selector fails. "
             "Publish the current key or drop the selector.",
             urn,
         )
     elif key.key_type == "rsa" and key.key_bits is not None and key.key_bits < min_bits:
-        yield Finding(
+        yield RuleFinding(
             f"DKIM key at {where} is {key.key_bits} bits; at least {min_bits} are required (RFC 8301; "
             "2048 recommended). Generate a new key and publish it.",
             urn,
         )
     if key.testing:
-        yield Finding(
+        yield RuleFinding(
             f"DKIM key at {where} is in test mode (`t=y`); drop the flag before sending for real.",
             urn,
             advisory=True,
@@ -345,11 +345,11 @@ def _looks_like_dkim_fragment(text: str) -> bool:
 
 def _check_dkim_name(
     name: str | None, values: list[tuple[DnsRecord, str, list[str]]], min_bits: int
-) -> Iterator[Finding]:
+) -> Iterator[RuleFinding]:
     for r, _text, strings in values:
         long = _long_strings(strings)
         if long:
-            yield Finding(
+            yield RuleFinding(
                 f"DKIM record at {r.where} has a character-string of {max(long)} characters; DNS allows "
                 f"{TXT_MAX_STRING} and Route53 rejects it. {_SPLIT_ADVICE} "
                 f"({ISSUE_5451}).",
@@ -362,7 +362,7 @@ def _check_dkim_name(
             not _parses(texts[0]) and _parses(joined)
         )
         if split_wrong:
-            yield Finding(
+            yield RuleFinding(
                 f"The DKIM key at {name} is spread over {len(values)} elements of `records`: Route53 "
                 f"publishes each element as a separate TXT record, so no receiver ever sees the whole "
                 f"key and every signature fails. {_SPLIT_ADVICE} "
@@ -392,7 +392,7 @@ def _parses(text: str) -> bool:
 
 
 @rule("email-dkim-record", customerio_only=True)
-def dkim_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+def dkim_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[RuleFinding]:
     """Each sending domain has a DKIM record; every DKIM key in the stack is usable and split right.
 
     A selector delegated by CNAME is accepted: its key lives in Customer.io's DNS and is checked by
@@ -431,7 +431,7 @@ def dkim_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
             where = (
                 f"{names[0]} has no key" if names else f"there is no `<selector>._domainkey.{domain}` record"
             )
-            yield Finding(
+            yield RuleFinding(
                 f"No DKIM key for {_label(domain, why)}: {where}. Publish the key Customer.io shows as one "
                 f"TXT `k=rsa; p=<key>` at `<selector>._domainkey.{domain}` (its selector, e.g. krs).",
             )
@@ -444,7 +444,7 @@ def dkim_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 @rule("email-dmarc-record", customerio_only=True)
-def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[RuleFinding]:
     """A valid DMARC record covers each sending domain, at `_dmarc.<domain>` or, failing that,
     `_dmarc.<organizational domain>` (RFC 7489 §6.6.3); `p=none` only monitors. Every DMARC record
     in the stack is syntax-checked."""
@@ -458,7 +458,7 @@ def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
         dmarc = [(r, text) for r, text, _ in values if looks_like_dmarc(text)]
         for r, text, _ in values:
             if not looks_like_dmarc(text) and text.strip().lower().startswith(("p=", "v=")):
-                yield Finding(
+                yield RuleFinding(
                     f"TXT at {name} looks like DMARC but does not start with `v=DMARC1`; receivers ignore "
                     "it. Start the value with `v=DMARC1; p=…`.",
                     r.urn,
@@ -467,7 +467,7 @@ def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
             continue
         if len(dmarc) > 1:
             parsed[name] = None
-            yield Finding(
+            yield RuleFinding(
                 f"{len(dmarc)} DMARC records at {name}; receivers then apply none of them (RFC 7489 "
                 "§6.6.3). Keep one.",
                 dmarc[1][0].urn,
@@ -478,11 +478,11 @@ def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
             record = parse_dmarc(text)
         except DMARCSyntaxError as e:
             parsed[name] = None
-            yield Finding(f"DMARC record at {name} is invalid ({e.reason}); fix the `{e.tag}` tag.", r.urn)
+            yield RuleFinding(f"DMARC record at {name} is invalid ({e.reason}); fix the `{e.tag}` tag.", r.urn)
             continue
         parsed[name] = (r, record)
         if record.policy == "none":
-            yield Finding(
+            yield RuleFinding(
                 f"DMARC at {name} has `p=none`: monitoring only, so receivers deliver mail that fails "
                 "SPF and DKIM. Move to `p=quarantine` (then `reject`) once the reports are clean.",
                 r.urn,
@@ -497,7 +497,7 @@ def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
             if candidates:
                 yield _cannot_verify("DMARC", domain, why, candidates)
             else:
-                yield Finding(
+                yield RuleFinding(
                     f"No DMARC record covers {_label(domain, why)}: nothing at {' or '.join(names)}. "
                     f"Publish TXT `v=DMARC1; p=quarantine; rua=mailto:…` at _dmarc.{org}."
                 )
@@ -508,7 +508,7 @@ def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
         r, record = entry
         inherited = covering != f"_dmarc.{domain}"
         if inherited and record.policy != "none" and record.subdomain_policy == "none":
-            yield Finding(
+            yield RuleFinding(
                 f"DMARC at {covering} sets `sp=none`, so {_label(domain, why)} is only monitored. "
                 "Drop `sp=` or set it to quarantine or reject.",
                 r.urn,
@@ -519,7 +519,7 @@ def dmarc_record(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 @rule("email-return-path", customerio_only=True)
-def return_path(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+def return_path(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[RuleFinding]:
     """Each sending domain has at least one MX record at that very name: bounces return through it."""
     dns = _Dns(stack)
     for domain, why in sending_domains(dns, cfg).items():
@@ -529,7 +529,7 @@ def return_path(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
         if candidates:
             yield _cannot_verify("The return path (MX)", domain, why, candidates)
         else:
-            yield Finding(
+            yield RuleFinding(
                 f"No MX record at {_label(domain, why)}: bounces have nowhere to go and the return "
                 f"path fails SPF alignment. Publish the MX records Customer.io shows (priority 10, "
                 f"e.g. mxa.mailgun.org and mxb.mailgun.org) at {domain}."

@@ -51,7 +51,7 @@ from ..catalog import (
     UNIT_TAG,
     Signal,
 )
-from ..model import UNKNOWN, Finding, Resource, Stack
+from ..model import UNKNOWN, Resource, RuleFinding, Stack
 from ..recognize import METRIC_ALARM, alarm_signal
 from .registry import rule
 
@@ -249,12 +249,12 @@ def _reading_problems(alarm: Resource, signal: Signal) -> tuple[str | None, str 
 
 
 @rule("monitoring-alarm-thresholds", app_side=True)
-def check_thresholds(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_thresholds(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     covered = set()
     for alarm, name in _signal_alarms(stack):
         signal = SIGNALS.get(name)
         if signal is None:
-            yield Finding(
+            yield RuleFinding(
                 f"Alarm '{alarm.name}' has {SIGNAL_TAG}={name!r}, which is not a checklist signal; use one "
                 f"of {', '.join(SIGNALS)}.",
                 alarm.urn,
@@ -267,10 +267,10 @@ def check_thresholds(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
         )
         for problem in problems:
             if problem:
-                yield Finding(f"Alarm '{alarm.name}' ({name}): {problem}.", alarm.urn)
+                yield RuleFinding(f"Alarm '{alarm.name}' ({name}): {problem}.", alarm.urn)
     for name, signal in SIGNALS.items():
         if name not in covered:
-            yield Finding(
+            yield RuleFinding(
                 f"No CloudWatch alarm watches {name} ({signal.meaning}; threshold "
                 f"{_fmt(_limit(signal, cfg), signal)}): add an alarm tagged {SIGNAL_TAG}={name}."
             )
@@ -337,13 +337,13 @@ def _actions_problem(
 
 
 @rule("monitoring-alarm-actions", customerio_only=True)
-def check_actions(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_actions(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     keys = _topic_keys(stack)
     subscribed = _subscribed(stack, keys)
     for alarm, name in _signal_alarms(stack):
         problem = _actions_problem(stack, alarm, keys, subscribed)
         if problem:
-            yield Finding(
+            yield RuleFinding(
                 f"Alarm '{alarm.name}' ({name}): {problem}; give it an SNS topic with subscribers in "
                 "alarmActions and keep actionsEnabled on.",
                 alarm.urn,

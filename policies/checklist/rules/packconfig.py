@@ -21,7 +21,7 @@ from typing import Any
 
 from ..catalog import PACK_CONFIG_POLICY, POLICIES, SIGNALS, PolicySpec
 from ..emailauth import normalize_name
-from ..model import Finding, Stack
+from ..model import RuleFinding, Stack
 from .registry import rule
 
 _LOWERED = ("advisory", "disabled")
@@ -42,7 +42,7 @@ def _tail(source: str) -> str:
     )
 
 
-def _looser(spec: PolicySpec, prop: str, how: str, value: Any, source: str) -> Iterator[Finding]:
+def _looser(spec: PolicySpec, prop: str, how: str, value: Any, source: str) -> Iterator[RuleFinding]:
     default = spec.config[prop].get("default")
     if how in ("above", "below"):
         given, checklist = _number(value), _number(default)
@@ -50,7 +50,7 @@ def _looser(spec: PolicySpec, prop: str, how: str, value: Any, source: str) -> I
             return
         if (given > checklist) if how == "above" else (given < checklist):
             bound = "at most" if how == "above" else "at least"
-            yield Finding(
+            yield RuleFinding(
                 f"{spec.name} {prop} is {_shown(given)}, looser than the checklist's {bound} "
                 f"{_shown(checklist)}" + _tail(source)
             )
@@ -60,7 +60,7 @@ def _looser(spec: PolicySpec, prop: str, how: str, value: Any, source: str) -> I
             if given is None:
                 continue
             if (given > signal.threshold) if signal.direction == "above" else (given < signal.threshold):
-                yield Finding(
+                yield RuleFinding(
                     f"{spec.name} {prop}.{name} is {_shown(given)}, looser than the checklist's "
                     f"{_shown(float(signal.threshold))} (an alarm {signal.direction} it: {signal.meaning})"
                     + _tail(source)
@@ -69,25 +69,25 @@ def _looser(spec: PolicySpec, prop: str, how: str, value: Any, source: str) -> I
         kept = {normalize_name(v) for v in value if isinstance(v, str)}
         left_out = [d for d in default if normalize_name(d) not in kept]
         if left_out:
-            yield Finding(
+            yield RuleFinding(
                 f"{spec.name} {prop} leaves out {', '.join(left_out)}, which the checklist counts among "
                 f"Customer.io's senders ({', '.join(default)}), so their sending domains go unchecked"
                 + _tail(source)
             )
 
 
-def looser_settings(config: Mapping[str, Mapping[str, Any]], source: str) -> Iterable[Finding]:
+def looser_settings(config: Mapping[str, Mapping[str, Any]], source: str) -> Iterable[RuleFinding]:
     """Each setting of `config` (policy name or `all` to its level and properties) looser than the catalog."""
     everything = (config.get("all") or {}).get("enforcementLevel")
     if everything in _LOWERED:
-        yield Finding(
+        yield RuleFinding(
             f"`all` is {everything}, which lowers every mandatory policy of the checklist" + _tail(source)
         )
     for spec in POLICIES:
         entry = config.get(spec.name) or {}
         level = entry.get("enforcementLevel")
         if spec.level == "mandatory" and level in _LOWERED and level != everything:
-            yield Finding(f"{spec.name} is {level}; the checklist's level is mandatory" + _tail(source))
+            yield RuleFinding(f"{spec.name} is {level}; the checklist's level is mandatory" + _tail(source))
         if spec.level != "mandatory":
             continue
         for prop, how in spec.looser.items():
@@ -96,7 +96,7 @@ def looser_settings(config: Mapping[str, Mapping[str, Any]], source: str) -> Ite
 
 
 @rule(PACK_CONFIG_POLICY, customerio_only=True)
-def check_pack_config(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check_pack_config(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     if not stack.production:
         return
     yield from looser_settings(stack.pack_config, stack.pack_config_source or "the policy pack config")

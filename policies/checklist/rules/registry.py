@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import POLICY_BY_NAME, PolicySpec
-from ..model import Finding, Stack
+from ..model import RuleFinding, Stack
 from ..recognize import holds_customerio_app, is_customerio_stack
 
-RuleFn = Callable[[Stack, Mapping[str, Any]], Iterable[Finding]]
+RuleFn = Callable[[Stack, Mapping[str, Any]], Iterable[RuleFinding]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def effective_config(name: str, config: Mapping[str, Any] | None = None) -> dict
     return merged
 
 
-def run(name: str, stack: Stack, config: Mapping[str, Any] | None = None) -> list[Finding]:
+def run(name: str, stack: Stack, config: Mapping[str, Any] | None = None) -> list[RuleFinding]:
     """Evaluate one policy over a stack: the same path the pack takes, without gRPC."""
     entry = RULES[name]
     cfg = effective_config(name, config)

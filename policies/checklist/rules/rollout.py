@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..catalog import ROLLOUT_STAGES
-from ..model import UNKNOWN, Finding, Resource, Stack
+from ..model import UNKNOWN, Resource, RuleFinding, Stack
 from ..recognize import is_rollout_flag
 from .registry import rule
 
@@ -56,34 +56,34 @@ def _exists(flag: Resource) -> bool:
 
 
 @rule("rollout-flag-stage", customerio_only=True)
-def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     stages = ", ".join(ROLLOUT_STAGES)
     for flag in stack.resources:
         if not is_rollout_flag(flag):
             continue
         prop, value = _stage(flag)
         if value is UNKNOWN:
-            yield Finding(
+            yield RuleFinding(
                 f"Rollout flag '{flag.name}': its stage must be known at preview to be verified; create it "
                 f"with the literal '{ROLLOUT_STAGES[0]}'.",
                 flag.urn,
             )
         elif value not in ROLLOUT_STAGES:
             shown = "no value" if value is None else f"{value!r}"
-            yield Finding(
+            yield RuleFinding(
                 f"Rollout flag '{flag.name}' holds {shown}, which is not a rollout stage ({stages}); set it "
                 "to a stage of the plan.",
                 flag.urn,
             )
         elif value != ROLLOUT_STAGES[0] and not _exists(flag):
-            yield Finding(
+            yield RuleFinding(
                 f"Rollout flag '{flag.name}' would be created at stage {value!r}: a new flag starts at the plan's "
                 f"first stage, '{ROLLOUT_STAGES[0]}', and `golive rollout advance` moves it once the gates hold.",
                 flag.urn,
             )
         used = prop or "value"
         if not _ignores(flag, used):
-            yield Finding(
+            yield RuleFinding(
                 f"Rollout flag '{flag.name}' does not list '{used}' in ignore_changes: a deploy would "
                 f'reset a live rollout to the program\'s value. Add ignore_changes=["{used}"] so that '
                 "only `golive rollout` moves it.",

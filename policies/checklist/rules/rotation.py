@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import schedule
 from ..catalog import MAX_ROTATION_DAYS
-from ..model import UNKNOWN, Finding, Resource, Stack
+from ..model import UNKNOWN, Resource, RuleFinding, Stack
 from ..recognize import SECRET, SECRET_ROTATION, credential_secrets, physical_name, secrets_referenced
 from .registry import rule
 
@@ -140,7 +140,7 @@ def _problems(rotation: Resource, max_days: float) -> Iterator[str]:
 
 
 @rule("customerio-secret-rotation", customerio_only=True)
-def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
+def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[RuleFinding]:
     max_days = _max_days(cfg)
     by_secret, unlinked = _rotations(stack)
     for secret, _kind in credential_secrets(stack):
@@ -152,7 +152,7 @@ def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
                 if unlinked
                 else ""
             )
-            yield Finding(
+            yield RuleFinding(
                 f"Customer.io {_secret_label(secret)} has no rotation: attach an "
                 f"aws.secretsmanager.SecretRotation with a rotationLambdaArn and a schedule of at most "
                 f"{max_days:g} days{hint}.",
@@ -162,4 +162,4 @@ def check(stack: Stack, cfg: Mapping[str, Any]) -> Iterable[Finding]:
         for rotation in rotations:
             what = "its own rotation settings" if rotation is secret else f"SecretRotation '{rotation.name}'"
             for problem in _problems(rotation, max_days):
-                yield Finding(f"Customer.io {_secret_label(secret)}, {what}: {problem}.", rotation.urn)
+                yield RuleFinding(f"Customer.io {_secret_label(secret)}, {what}: {problem}.", rotation.urn)
