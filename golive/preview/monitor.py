@@ -57,7 +57,8 @@ from golive.preview.graph import (
     ResourceOptions,
     SourcePosition,
 )
-from golive.preview.invokes import STACK_REFERENCE, OfflineProviders, computed_outputs
+from golive.preview.invokes import STACK_REFERENCE, OfflineProviders
+from golive.preview.provider_schema import computed_outputs
 from golive.preview.wire import (  # noqa: F401 - part of this module's surface for callers and tests
     ARCHIVE_SIG,
     ASSET_SIG,

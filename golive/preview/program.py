@@ -27,7 +27,7 @@ from golive.preview.project import Project, StackConfig, go_json, load_project, 
 
 if TYPE_CHECKING:
     from golive.preview.graph import ResourceGraph, ResourceNode
-    from golive.preview.invokes import InvokeResults
+    from golive.preview.invoke_results import InvokeResults
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the golive package
 MAX_TRACE_FRAMES = 6
@@ -81,7 +81,10 @@ def prepare_program(project_dir: str | os.PathLike[str], stack: str, *, config_o
     project = load_project(project_dir)
     config = load_stack_config(project, stack, config_overrides)
     if invoke_results is not None:
-        from golive.preview.invokes import InvokeResults, load_invoke_results  # only now: the run starts sooner without
+        from golive.preview.invoke_results import (  # only now: the run starts sooner without
+            InvokeResults,
+            load_invoke_results,
+        )
 
         if not isinstance(invoke_results, InvokeResults):
             invoke_results = load_invoke_results(invoke_results)

@@ -29,6 +29,8 @@ import requests
 
 from checklist import catalog
 from golive.operations.audit import aws as audit_aws
+from golive.operations.audit import aws_calls
+from golive.operations.audit import route53 as audit_route53
 from golive.operations.audit.result import AuditResult, Status
 from golive.operations.audit.target import AuditTarget, Endpoints
 from tests.fakes.aws_seed import ENV, EVERY_LINE, KINDS, PROD, REGION, STAGING, VALUES, Seed, client, seed  # noqa: F401
@@ -281,9 +283,9 @@ def test_a_missing_secret_fails_once_and_says_how_to_create_it(env: Seed) -> Non
 
 
 def test_sessions_share_one_model_loader_without_growing_it() -> None:
-    first = audit_aws.new_session()
+    first = aws_calls.new_session()
     paths = list(first._loader.search_paths)
-    second = audit_aws.new_session()
+    second = aws_calls.new_session()
     assert second._loader is first._loader and list(second._loader.search_paths) == paths
     assert second._session is not first._session  # each check still has a session of its own
 
@@ -369,8 +371,8 @@ def test_an_unreachable_endpoint_fails_each_check_without_raising(closed_port: i
     assert "customerio/production/site-id: EndpointConnectionError; could not connect" in detail(
         results, "site-id secret")
     assert "CloudWatch alarms: EndpointConnectionError" in detail(results, "alarms")
-    with pytest.raises(audit_aws.AwsAuditError, match="EndpointConnectionError"):
-        audit_aws.route53_records(target)
+    with pytest.raises(aws_calls.AwsAuditError, match="EndpointConnectionError"):
+        audit_route53.route53_records(target)
 
 
 def test_a_silent_endpoint_times_out(silent_port: int) -> None:
@@ -398,7 +400,7 @@ def test_route53_records_come_from_the_zone_holding_the_subdomain(env: Seed) -> 
     add("cio123.example.com", "krs._domainkey.cio123.example.com", "TXT", '"k=rsa; p=MIGf"')
     add("example.com", "cio123.example.com", "TXT", '"v=spf1 -all"')  # shadowed by the delegated zone
 
-    records = audit_aws.route53_records(env.target())
+    records = audit_route53.route53_records(env.target())
     by_key = {(r["Name"].rstrip("."), r["Type"]): r for r in records}
     assert ("cio123.example.com", "MX") in by_key and ("krs._domainkey.cio123.example.com", "TXT") in by_key
     assert ("cio123.example.com", "TXT") not in by_key
@@ -406,7 +408,7 @@ def test_route53_records_come_from_the_zone_holding_the_subdomain(env: Seed) -> 
         "10 mxa.mailgun.org", "10 mxb.mailgun.org"]
 
     # Without a delegated zone of its own, a subdomain's records are in its parent's zone.
-    parent = audit_aws.route53_records(env.target(subdomain="cio7.example.com"))
+    parent = audit_route53.route53_records(env.target(subdomain="cio7.example.com"))
     assert ("cio123.example.com", "TXT") in {(r["Name"].rstrip("."), r["Type"]) for r in parent}
-    with pytest.raises(audit_aws.HostedZoneNotFound, match=r"cio9\.example\.org"):
-        audit_aws.route53_records(env.target(subdomain="cio9.example.org"))
+    with pytest.raises(audit_route53.HostedZoneNotFound, match=r"cio9\.example\.org"):
+        audit_route53.route53_records(env.target(subdomain="cio9.example.org"))

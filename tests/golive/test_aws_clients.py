@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from golive.clients import aws as aws_clients
-from golive.operations.audit.aws import shared_client
+from golive.operations.audit.aws_calls import shared_client
 from golive.operations.audit.target import Endpoints
 from golive.operations.fingerprints import secrets_client
 from golive.operations.rollout.aws import Clients

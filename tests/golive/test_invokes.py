@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from golive.preview import invokes
+from golive.preview import invokes, provider_schema
 
 # The bench program's types, and Instance, whose deprecated getters carry a decorator between
 # @pulumi.getter and the function.
@@ -24,14 +24,14 @@ TOKENS = [
 
 @pytest.mark.parametrize("token", TOKENS)
 def test_source_and_class_agree_on_pulumi_aws(token):
-    from_source = invokes._computed_outputs_from_source(token)
+    from_source = provider_schema._computed_outputs_from_source(token)
     assert from_source  # in the generated form, and not empty
-    assert from_source == invokes._computed_outputs_from_class(token)
+    assert from_source == provider_schema._computed_outputs_from_class(token)
 
 
 def test_unknown_tokens_and_packages_have_no_computed_outputs():
-    assert invokes.computed_outputs("aws:nope/nothing:Nothing") == ()
-    assert invokes.computed_outputs("nosuchprovider:index:Thing") == ()
+    assert provider_schema.computed_outputs("aws:nope/nothing:Nothing") == ()
+    assert provider_schema.computed_outputs("nosuchprovider:index:Thing") == ()
 
 
 GENERATED = '''
@@ -128,9 +128,10 @@ def provider(tmp_path, monkeypatch):
                                                                     "from .. import _utilities"))
     (package / "things" / "gadget.py").write_text(ODD)
     monkeypatch.syspath_prepend(str(tmp_path))
-    for cache in (invokes._registration_source, invokes._registration_table, invokes._registry,
-                  invokes._resource_entry, invokes._resource_module_names, invokes._top_package_dir,
-                  invokes.computed_outputs, invokes.resource_class):
+    schema = provider_schema
+    for cache in (schema._registration_source, schema._registration_table, schema._registry, schema._resource_entry,
+                  schema._resource_module_names, schema._top_package_dir, schema.computed_outputs,
+                  schema.resource_class):
         cache.cache_clear()
     yield
     for name in [m for m in sys.modules if m.startswith("pulumi_gltest")]:
@@ -138,14 +139,14 @@ def provider(tmp_path, monkeypatch):
 
 
 def test_generated_source_is_read_without_importing_the_package(provider):
-    assert invokes.computed_outputs("gltest:things/widget:Widget") == ("arn", "tagsAll", "oldName")
+    assert provider_schema.computed_outputs("gltest:things/widget:Widget") == ("arn", "tagsAll", "oldName")
     assert not any(m.startswith("pulumi_gltest") for m in sys.modules)
-    assert invokes._computed_outputs_from_class("gltest:things/widget:Widget") == ("arn", "tagsAll", "oldName")
+    assert provider_schema._computed_outputs_from_class("gltest:things/widget:Widget") == ("arn", "tagsAll", "oldName")
 
 
 def test_a_form_the_reader_does_not_know_falls_back_to_the_class(provider):
-    assert invokes._computed_outputs_from_source("gltest:things/gadget:Gadget") is None
-    assert invokes.computed_outputs("gltest:things/gadget:Gadget") == ("arn",)
+    assert provider_schema._computed_outputs_from_source("gltest:things/gadget:Gadget") is None
+    assert provider_schema.computed_outputs("gltest:things/gadget:Gadget") == ("arn",)
     assert "pulumi_gltest.things.gadget" in sys.modules
 
 

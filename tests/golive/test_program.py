@@ -18,7 +18,8 @@ import pytest
 
 from golive.preview import monitor, program
 from golive.preview.graph import STACK_TYPE, ResourceGraph, ResourceNode, SourcePosition
-from golive.preview.invokes import InvokeResultsError, OfflineProviders, load_invoke_results
+from golive.preview.invoke_results import InvokeResultsError, load_invoke_results
+from golive.preview.invokes import OfflineProviders
 from golive.preview.program import REPO_ROOT, ProgramError, run_program
 from golive.preview.project import SECRET_PLACEHOLDER
 

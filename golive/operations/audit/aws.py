@@ -1,4 +1,4 @@
-"""The audit's AWS part: §1 credential secrets, §5 alarms and their topic, §7 the rollout flag, as deployed.
+"""The audit's AWS checks: §1 credential secrets, §5 alarms and their topic, §7 the rollout flag, as deployed.
 
 Every threshold and schedule rule is the policy pack's: what AWS describes is turned into the plain
 inputs a Pulumi program would have given (`aws:cloudwatch/metricAlarm:MetricAlarm`,
@@ -35,38 +35,23 @@ from __future__ import annotations
 
 import math
 import shlex
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import boto3
-import botocore.session
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-)
-from botocore.loaders import Loader, create_loader
 
 from checklist import catalog
 from checklist.model import Resource, RuleFinding, Stack
 from checklist.recognize import METRIC_ALARM, SECRET, SSM_PARAMETER
 from checklist.rules import RULES, effective_config
-from golive.clients.aws import client as new_client
-from golive.clients.aws import hint
-from golive.errors import GoliveError
+from golive.operations.audit.aws_calls import AwsCalls, CallFailure, SessionFactory, guarded, new_session
 from golive.operations.audit.result import AuditResult, Check, failed, mask_site_id, passed, skipped, warned
 from golive.operations.audit.target import AuditTarget
 
 __all__ = [
-    "AwsAuditError",
-    "HostedZoneNotFound",
     "alarm_inputs",
     "checks",
-    "new_session",
     "rotation_findings",
-    "route53_records",
     "secret_resource",
 ]
 
@@ -76,186 +61,18 @@ SECTION_ROLLOUT = "§7 rollout"
 
 CURRENT, PENDING, STAGED = "AWSCURRENT", "AWSPENDING", "GOLIVE_STAGED"
 STALE_AFTER = timedelta(days=1)  # a rotation step retried for longer than this is not going to finish
-# Bounded: one audit makes dozens of calls, and a dead endpoint should become a FAIL line in seconds.
 ENVIRONMENT_TAG = "environment"
-_MAX_PAGES = 100  # a listing that never ends (a server bug) must not hang the audit
 
 ROTATION_POLICY = "customerio-secret-rotation"
 THRESHOLDS_POLICY = "monitoring-alarm-thresholds"
 ACTIONS_POLICY = "monitoring-alarm-actions"
 ROLLOUT_POLICY = "rollout-flag-stage"
 
-SessionFactory = Callable[[], boto3.session.Session]
 Clock = Callable[[], datetime]
-
-_NOT_FOUND = {"ResourceNotFoundException", "ParameterNotFound", "NotFound", "NoSuchHostedZone"}
-
-
-class AwsAuditError(GoliveError):
-    """An AWS read the audit needs failed; the message names the resource and AWS's error code."""
-
-
-class HostedZoneNotFound(AwsAuditError):
-    """No Route53 hosted zone in the account holds the sending subdomain."""
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-_LOADER_LOCK = threading.Lock()
-_loader: Loader | None = None
-
-
-def new_session() -> boto3.session.Session:
-    """A fresh boto3 session (boto3's credential chain, as `boto3.session.Session()` gives it) that
-    shares one loader of AWS's service models with the others.
-
-    Each check needs a session of its own (sessions are not thread-safe), and parsing a service's
-    model costs ~50 ms per session; the models are read-only, so one parsed copy serves them all.
-    """
-    global _loader
-    with _LOADER_LOCK:
-        first = _loader is None
-        if _loader is None:
-            _loader = create_loader()
-        before = len(_loader.search_paths)
-        session = boto3.session.Session(botocore_session=_core_session(_loader))
-        session._golive_shared = True  # type: ignore[attr-defined]  # its clients may be shared (below)
-        if not first:
-            # boto3 appends its data path on every session; keep the first, so the list does not grow.
-            del _loader.search_paths[before:]
-    return session
-
-
-def _core_session(loader: Loader) -> botocore.session.Session:
-    core = botocore.session.get_session()
-    core.register_component("data_loader", loader)
-    return core
-
-
-# --- talking to AWS -------------------------------------------------------------------------------
-
-
-class _Failure(Exception):
-    """A failed AWS call, described without the error's message text (only AWS's code and our hint)."""
-
-    def __init__(self, resource: str, code: str, hint: str) -> None:
-        super().__init__(f"{resource}: {code}")
-        self.resource = resource
-        self.code = code
-        self.hint = hint
-
-    @property
-    def detail(self) -> str:
-        return f"{self.resource}: {self.code}; {self.hint}"
-
-    @property
-    def not_found(self) -> bool:
-        return self.code in _NOT_FOUND
-
-
-# Clients are thread-safe where sessions are not: the checks of one audit share one client per service
-# and endpoint instead of each building its own (~5-10 ms of CPU each, which concurrent checks queue for).
-_CLIENTS: dict[tuple[str, str | None, str | None, float], Any] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-def shared_client(target: AuditTarget, service: str) -> Any:
-    """A client for `service` at the target's endpoint, shared by every check of the process.
-    Raises botocore's errors (NoRegionError, …) as they are; the caller reports them."""
-    endpoints = target.endpoints
-    key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout)
-    if (cached := _CLIENTS.get(key)) is not None:
-        return cached
-    session = new_session()
-    with _CLIENTS_LOCK:
-        client = new_client(service, endpoint_url=endpoints.aws_url, region=endpoints.aws_region,
-                            timeout=endpoints.timeout, session=session)
-        return _CLIENTS.setdefault(key, client)
-
-
-@dataclass(frozen=True)
-class _Aws:
-    """One check's clients: its own session (sessions are not thread-safe), the target's endpoint."""
-
-    target: AuditTarget
-    session: boto3.session.Session
-
-    def client(self, service: str) -> Any:
-        endpoints = self.target.endpoints
-        key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout)
-        shared = getattr(self.session, "_golive_shared", False)
-        if shared and (cached := _CLIENTS.get(key)) is not None:
-            return cached
-        try:
-            with _CLIENTS_LOCK:
-                client = new_client(service, endpoint_url=endpoints.aws_url, region=endpoints.aws_region,
-                                    timeout=endpoints.timeout, session=self.session)
-                if shared:
-                    client = _CLIENTS.setdefault(key, client)
-            return client
-        except BotoCoreError as err:
-            raise _Failure(service, type(err).__name__, _hint(err, service, "", endpoints.timeout)) from None
-
-
-    def call(self, client: Any, operation: str, resource: str, **params: Any) -> dict[str, Any]:
-        try:
-            return getattr(client, operation)(**params)
-        except (ClientError, BotoCoreError) as err:
-            raise self._failure(err, client, operation, resource) from None
-
-    def pages(self, client: Any, operation: str, resource: str, key: str, **params: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        if not client.can_paginate(operation):
-            # botocore has no paginator for some listings (ListSecretVersionIds): follow NextToken by hand.
-            token = None
-            for _ in range(_MAX_PAGES):
-                page = self.call(client, operation, resource, **params, **({"NextToken": token} if token else {}))
-                items.extend(page.get(key, []))
-                token = page.get("NextToken")
-                if not token:
-                    break
-            return items
-        try:
-            for page in client.get_paginator(operation).paginate(**params):
-                items.extend(page.get(key, []))
-        except (ClientError, BotoCoreError) as err:
-            raise self._failure(err, client, operation, resource) from None
-        return items
-
-    def _failure(self, err: Exception, client: Any, operation: str, resource: str) -> _Failure:
-        service = client.meta.service_model.service_id.lower().replace(" ", "")
-        action = "".join(part.title() for part in operation.split("_"))
-        if isinstance(err, ClientError):
-            code = str(err.response.get("Error", {}).get("Code") or "error")
-            if code.isdigit():
-                # An error body botocore could not parse leaves only the HTTP status.
-                code = f"HTTP {code}"
-        else:
-            code = type(err).__name__
-        return _Failure(resource, code, _hint(err, f"{service}:{action}", code, self.target.endpoints.timeout))
-
-
-def _hint(err: Exception, action: str, code: str, timeout: float) -> str:
-    return hint(err, action, code, timeout, denied_fix="grant the auditing identity read access")
-
-
-def _guard(name: str, section: str, body: Callable[[list[AuditResult]], None]) -> Callable[[], list[AuditResult]]:
-    """A check's run: the lines the body produced, plus a FAIL line for whatever stopped it."""
-
-    def run() -> list[AuditResult]:
-        out: list[AuditResult] = []
-        try:
-            body(out)
-        except _Failure as failure:
-            out.append(failed(name, failure.detail, section))
-        except Exception as err:
-            # Only the type: an unexpected error's text could hold anything, a value included.
-            out.append(failed(name, f"the check stopped on an unexpected {type(err).__name__}", section))
-        return out
-
-    return run
 
 
 # --- the checks ------------------------------------------------------------------------------------
@@ -274,29 +91,29 @@ def checks(target: AuditTarget, session_factory: SessionFactory = new_session, *
             continue
         name = f"{kind} secret"
         body = _bind_secret(target, session_factory, clock, kind)
-        found.append(Check(name, SECTION_CREDENTIALS, _guard(name, SECTION_CREDENTIALS, body)))
-    found.append(Check("alarms", SECTION_MONITORING, _guard(
-        "alarms", SECTION_MONITORING, lambda out: _alarms(_Aws(target, session_factory()), out))))
-    found.append(Check("rollout flag", SECTION_ROLLOUT, _guard(
-        "rollout flag", SECTION_ROLLOUT, lambda out: _rollout(_Aws(target, session_factory()), out))))
+        found.append(Check(name, SECTION_CREDENTIALS, guarded(name, SECTION_CREDENTIALS, body)))
+    found.append(Check("alarms", SECTION_MONITORING, guarded(
+        "alarms", SECTION_MONITORING, lambda out: _alarms(AwsCalls(target, session_factory()), out))))
+    found.append(Check("rollout flag", SECTION_ROLLOUT, guarded(
+        "rollout flag", SECTION_ROLLOUT, lambda out: _rollout(AwsCalls(target, session_factory()), out))))
     return found
 
 
 def _bind_secret(target: AuditTarget, session_factory: SessionFactory, clock: Clock,
                  kind: str) -> Callable[[list[AuditResult]], None]:
-    return lambda out: _secret(_Aws(target, session_factory()), kind, clock(), out)
+    return lambda out: _secret(AwsCalls(target, session_factory()), kind, clock(), out)
 
 
 # --- §1 credentials --------------------------------------------------------------------------------
 
 
-def _secret(aws: _Aws, kind: str, now: datetime, out: list[AuditResult]) -> None:
+def _secret(aws: AwsCalls, kind: str, now: datetime, out: list[AuditResult]) -> None:
     target = aws.target
     secret_id = target.secret_ids[kind]
     sm = aws.client("secretsmanager")
     try:
         description = aws.call(sm, "describe_secret", secret_id, SecretId=secret_id)
-    except _Failure as failure:
+    except CallFailure as failure:
         if not failure.not_found:
             raise
         out.append(failed(f"{kind} secret", f"{secret_id} does not exist: run `pulumi up` with "
@@ -310,7 +127,7 @@ def _secret(aws: _Aws, kind: str, now: datetime, out: list[AuditResult]) -> None
     out.append(_rotation_line(kind, description))
     try:
         versions = _versions(aws, sm, arn, name)
-    except _Failure as failure:
+    except CallFailure as failure:
         # The age can still come from the secret's own dates; the rotation's progress cannot.
         out.append(_age_line(target, kind, name, description, [], now))
         out.append(failed(f"{kind} rotation progress", f"cannot list the versions of {failure.detail}",
@@ -330,7 +147,7 @@ def _secret(aws: _Aws, kind: str, now: datetime, out: list[AuditResult]) -> None
             f"with {environment}'s AWS credentials"), SECTION_CREDENTIALS))
 
 
-def _read_print(aws: _Aws, sm: Any, secret_id: str, **params: Any) -> tuple[str | None, str, str]:
+def _read_print(aws: AwsCalls, sm: Any, secret_id: str, **params: Any) -> tuple[str | None, str, str]:
     """(fingerprint, first 4 characters, "") of the current string value, or (None, "", why not).
     The value itself goes nowhere: it is dropped as soon as it is fingerprinted."""
     response = aws.call(sm, "get_secret_value", secret_id, SecretId=secret_id, **params)
@@ -343,13 +160,13 @@ def _read_print(aws: _Aws, sm: Any, secret_id: str, **params: Any) -> tuple[str 
     return catalog.fingerprint(value), mask_site_id(value.strip()), ""
 
 
-def _current_value(aws: _Aws, sm: Any, kind: str, arn: str, name: str, out: list[AuditResult]) -> str | None:
+def _current_value(aws: AwsCalls, sm: Any, kind: str, arn: str, name: str, out: list[AuditResult]) -> str | None:
     line = f"{kind} secret"
     missing = (f"{name} has no current ({CURRENT}) value: store the production key with "
                f"`{aws.target.credentials('put', kind)}`")
     try:
         fingerprint, shown, why = _read_print(aws, sm, arn, VersionStage=CURRENT)
-    except _Failure as failure:
+    except CallFailure as failure:
         if failure.not_found:
             out.append(failed(line, missing, SECTION_CREDENTIALS))
         else:
@@ -409,7 +226,7 @@ def _rotation_line(kind: str, description: Mapping[str, Any]) -> AuditResult:
     return passed(line, f"rotates {every} through {function}", SECTION_CREDENTIALS)
 
 
-def _versions(aws: _Aws, sm: Any, arn: str, name: str) -> list[dict[str, Any]]:
+def _versions(aws: AwsCalls, sm: Any, arn: str, name: str) -> list[dict[str, Any]]:
     return aws.pages(sm, "list_secret_version_ids", name, "Versions", SecretId=arn)
 
 
@@ -475,7 +292,7 @@ def _progress_line(target: AuditTarget, kind: str, name: str, versions: Sequence
     return passed(line, f"no unfinished rotation of {name}", SECTION_CREDENTIALS)
 
 
-def _distinct_line(aws: _Aws, sm: Any, kind: str, name: str, environment: str,
+def _distinct_line(aws: AwsCalls, sm: Any, kind: str, name: str, environment: str,
                    production_print: str | None) -> AuditResult:
     line = f"{kind} differs from {environment}"
     target = aws.target
@@ -485,7 +302,7 @@ def _distinct_line(aws: _Aws, sm: Any, kind: str, name: str, environment: str,
                       SECTION_CREDENTIALS)
     try:
         other_print, _, why = _read_print(aws, sm, other)
-    except _Failure as failure:
+    except CallFailure as failure:
         why = "it does not exist or has no value" if failure.not_found else f"{failure.code}; {failure.hint}"
         return warned(line, f"not compared with {other}: {why}", SECTION_CREDENTIALS)
     if other_print is None:
@@ -566,7 +383,7 @@ class _Alarm:
     description: Mapping[str, Any]
 
 
-def _signal_alarms(aws: _Aws, cw: Any) -> list[_Alarm]:
+def _signal_alarms(aws: AwsCalls, cw: Any) -> list[_Alarm]:
     found = []
     for alarm in aws.pages(cw, "describe_alarms", "CloudWatch alarms", "MetricAlarms"):
         arn = alarm.get("AlarmArn", "")
@@ -650,13 +467,13 @@ def _firing(alarm: _Alarm) -> str | None:
             "the plan's rollback is to set the rollout flag to 0")
 
 
-def _alarms(aws: _Aws, out: list[AuditResult]) -> None:
+def _alarms(aws: AwsCalls, out: list[AuditResult]) -> None:
     target = aws.target
     alarms: list[_Alarm] | None = None
     try:
         cw = aws.client("cloudwatch")
         alarms = _signal_alarms(aws, cw)
-    except _Failure as failure:
+    except CallFailure as failure:
         out.append(failed("alarms", f"cannot list the alarms: {failure.detail}", SECTION_MONITORING))
     if alarms is not None:
         out.extend(_alarm_lines(alarms, target.thresholds))
@@ -707,12 +524,12 @@ def _alarm_topics(alarms: Sequence[_Alarm]) -> list[str]:
     return sorted(topics)
 
 
-def _topic_line(aws: _Aws, sns: Any, topic: str) -> AuditResult:
+def _topic_line(aws: AwsCalls, sns: Any, topic: str) -> AuditResult:
     line = "alert topic"
     try:
         aws.call(sns, "get_topic_attributes", topic, TopicArn=topic)
         subscriptions = aws.pages(sns, "list_subscriptions_by_topic", topic, "Subscriptions", TopicArn=topic)
-    except _Failure as failure:
+    except CallFailure as failure:
         if failure.not_found:
             return failed(line, f"{topic} does not exist: the alarms notify nobody; run `pulumi up` "
                           "(DeliveryAlarms creates the topic)", SECTION_MONITORING)
@@ -734,13 +551,13 @@ def _topic_line(aws: _Aws, sns: Any, topic: str) -> AuditResult:
 # --- §7 rollout ----------------------------------------------------------------------------------------
 
 
-def _rollout(aws: _Aws, out: list[AuditResult]) -> None:
+def _rollout(aws: AwsCalls, out: list[AuditResult]) -> None:
     line = "rollout flag"
     name = aws.target.rollout_parameter
     ssm = aws.client("ssm")
     try:
         parameter = aws.call(ssm, "get_parameter", name, Name=name, WithDecryption=True).get("Parameter", {})
-    except _Failure as failure:
+    except CallFailure as failure:
         if not failure.not_found:
             raise
         out.append(failed(line, f"{name} does not exist: run `pulumi up` (RolloutFlag creates it at stage "
@@ -760,46 +577,3 @@ def _rollout(aws: _Aws, out: list[AuditResult]) -> None:
     stages = catalog.ROLLOUT_STAGES
     out.append(passed(line, f"{name} = {value} (stage {stages.index(value) + 1} of {len(stages)}: "
                       f"{', '.join(stages)})", SECTION_ROLLOUT))
-
-
-# --- Route53, for the DNS comparison ------------------------------------------------------------------
-
-
-def _zone_name(zone: Mapping[str, Any]) -> str:
-    return str(zone.get("Name", "")).rstrip(".").lower()
-
-
-def _holding_zones(zones: Sequence[Mapping[str, Any]], name: str) -> Iterator[Mapping[str, Any]]:
-    for zone in zones:
-        zone_name = _zone_name(zone)
-        if zone_name and (name == zone_name or name.endswith("." + zone_name)):
-            yield zone
-
-
-def route53_records(target: AuditTarget, session_factory: SessionFactory = new_session) -> list[dict]:
-    """Every record set of the hosted zone holding `target.subdomain`, as ListResourceRecordSets gives them.
-
-    The zone is the longest-suffix match among the account's zones (a delegated `cio123.example.com`
-    zone wins over `example.com`); a public zone wins over a private one of the same name, since the
-    world resolves the public one. Raises HostedZoneNotFound when no zone holds the subdomain, and
-    AwsAuditError (naming the zone and AWS's error code) when Route53 cannot be read.
-    """
-    subdomain = target.subdomain.rstrip(".").lower()
-    try:
-        try:
-            session = session_factory()
-        except BotoCoreError as err:
-            raise _Failure("AWS session", type(err).__name__, _hint(err, "", "", target.endpoints.timeout)) from None
-        aws = _Aws(target, session)
-        route53 = aws.client("route53")
-        zones = aws.pages(route53, "list_hosted_zones", "Route53 hosted zones", "HostedZones")
-        candidates = list(_holding_zones(zones, subdomain))
-        if not candidates:
-            raise HostedZoneNotFound(f"no Route53 hosted zone in this account holds {subdomain}: create the zone, "
-                                     "or audit with the account that has it")
-        zone = max(candidates, key=lambda z: (len(_zone_name(z)), not (z.get("Config") or {}).get("PrivateZone")))
-        zone_id = str(zone.get("Id", ""))
-        return aws.pages(route53, "list_resource_record_sets", f"hosted zone {_zone_name(zone)} ({zone_id})",
-                         "ResourceRecordSets", HostedZoneId=zone_id)
-    except _Failure as failure:
-        raise AwsAuditError(failure.detail) from None

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from golive.clients import customerio as cio
-from golive.operations.audit.aws import shared_client
+from golive.operations.audit.aws_calls import shared_client
 from golive.operations.audit.result import AuditResult, Check, failed, passed, warned
 from golive.operations.audit.target import AuditTarget
 

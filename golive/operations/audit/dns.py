@@ -613,10 +613,11 @@ def compare_with_route53(target: AuditTarget, route53_records: Sequence[Mapping[
     """What DNS serves, record by record, against what the hosted zone holds.
 
     `route53_records` is ListResourceRecordSets output (dicts with Name, Type, TTL, ResourceRecords[{Value}]),
-    e.g. golive.operations.audit.aws.route53_records(target). Compared: the SPF TXT and MX at the subdomain, the DKIM
-    TXT (its strings joined) or CNAME, the DMARC TXT and the link-tracking CNAME, as sets of values. A
-    record the zone does not hold is compared only when its name is inside the zone (the SOA's name): DNS
-    serving it then means DNS is not reading this zone. Alias records hold no values and are skipped.
+    e.g. golive.operations.audit.route53.route53_records(target). Compared: the SPF TXT and MX at the
+    subdomain, the DKIM TXT (its strings joined) or CNAME, the DMARC TXT and the link-tracking CNAME, as
+    sets of values. A record the zone does not hold is compared only when its name is inside the zone
+    (the SOA's name): DNS serving it then means DNS is not reading this zone. Alias records hold no
+    values and are skipped.
     """
     held: dict[tuple[str, str], set[str]] = {}
     ttls: dict[tuple[str, str], Any] = {}
@@ -668,7 +669,7 @@ def compare_with_route53(target: AuditTarget, route53_records: Sequence[Mapping[
 
 
 def route53_check(target: AuditTarget, read_records: Callable[[], Sequence[Mapping[str, Any]]]) -> Check:
-    """A Check that reads the hosted zone with `read_records` (e.g. `lambda: aws.route53_records(target)`)
+    """A Check that reads the hosted zone with `read_records` (e.g. `lambda: route53.route53_records(target)`)
     and compares it with DNS. A GoliveError from the read (no zone, AWS refused) becomes one FAIL line."""
 
     def run() -> list[AuditResult]:

@@ -24,7 +24,7 @@ def plan(target: AuditTarget, *, smoke: bool = False) -> list[Check]:
     """The checks for the target, in report order. The audit's lines are held to their catalog
     policy's level (levels.py); the smoke test's are the checklist's §6 script, which fails on any
     failure in any stack."""
-    from golive.operations.audit import aws, customerio, dns
+    from golive.operations.audit import aws, customerio, dns, route53
 
     if smoke:
         return customerio.connectivity_checks(target)
@@ -32,7 +32,7 @@ def plan(target: AuditTarget, *, smoke: bool = False) -> list[Check]:
         *aws.checks(target),
         *customerio.checks(target),
         *dns.checks(target),
-        dns.route53_check(target, lambda: aws.route53_records(target)),
+        dns.route53_check(target, lambda: route53.route53_records(target)),
     ]
     return [_bounded(target, check) for check in checks]
 
