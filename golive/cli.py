@@ -269,7 +269,8 @@ def run() -> None:
 def _check(args: argparse.Namespace) -> int:
     from golive.adoption import check  # imported per command: `check` should not pay for boto3, nor `--help` for gRPC
 
-    return check.run(args)
+    fields = check.CheckOptions.__slots__  # the command line's edge: below it, check takes options
+    return check.run(check.CheckOptions(**{name: getattr(args, name) for name in fields}))
 
 
 def _credentials(args: argparse.Namespace) -> int:
@@ -278,16 +279,20 @@ def _credentials(args: argparse.Namespace) -> int:
     return store_credential.run(args)
 
 
-def _audit(args: argparse.Namespace) -> int:
-    from golive.operations.audit import command
+def _audit(args: argparse.Namespace, *, smoke: bool = False) -> int:
+    from dataclasses import fields
 
-    return command.run(args)
+    from golive.operations.audit import command
+    from golive.operations.audit.options import AuditOptions
+
+    # The command line's edge: below it the audit takes options, not argparse's namespace. The
+    # smoke test's parser has no --dns-server, --compare-with, ...: those keep their defaults.
+    given = {f.name: getattr(args, f.name) for f in fields(AuditOptions) if hasattr(args, f.name)}
+    return command.run(AuditOptions(**given), report_format=args.format, output=args.output, smoke=smoke)
 
 
 def _smoke(args: argparse.Namespace) -> int:
-    from golive.operations.audit import command
-
-    return command.run(args, smoke=True)
+    return _audit(args, smoke=True)
 
 
 def _rollout(args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ command accepts, and quoted for a POSIX shell.
 
 from __future__ import annotations
 
-import argparse
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -39,8 +38,9 @@ ROLLOUT_GATED: tuple[str, ...] = (*ROLLOUT, "region", "customerio_track_url", "c
 Given = Mapping[str, str | Sequence[str]]
 
 
-def given(args: argparse.Namespace) -> dict[str, str | list[str]]:
-    """The options of FLAGS that `args` holds a value for (other than the default)."""
+def given(args: object) -> dict[str, str | list[str]]:
+    """The options of FLAGS that `args` (argparse's namespace, or a command's options such as
+    AuditOptions) holds a value for (other than the default)."""
     found: dict[str, str | list[str]] = {}
     for dest in FLAGS:
         value = getattr(args, dest, None)

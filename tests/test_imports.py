@@ -83,3 +83,19 @@ def modules_in_cycles() -> list[list[str]]:
 
 def test_no_module_imports_itself_back_through_others():
     assert modules_in_cycles() == []
+
+
+def test_below_the_command_line_commands_take_options_not_argparse_namespaces():
+    """golive/cli.py turns argparse's namespace into a command's options at the edge; no module below it
+    builds a namespace to hand to another command (as the rollout's smoke gate once did for the audit)."""
+    builders = []
+    for name, path in _modules().items():
+        if not name.startswith("golive.") or name == "golive.cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called in ("Namespace", "SimpleNamespace"):
+                    builders.append(f"{name}:{node.lineno}")
+    assert builders == []

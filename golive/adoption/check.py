@@ -14,7 +14,6 @@ they are built, whichever way the graph came.
 
 from __future__ import annotations
 
-import argparse
 import queue
 import sys
 import threading
@@ -34,9 +33,36 @@ if TYPE_CHECKING:
     from golive.preview.graph import ResourceGraph, ResourceNode
 
 
-def run(args: argparse.Namespace) -> int:
-    """`golive check` as the command line gives it: the report to --output or standard output."""
-    return _run(args, None)
+class CheckOptions:
+    """What `golive check` is asked, as a function API: golive/cli.py builds one from the command
+    line's options (the same names), `json_report` one for `golive waivers check`.
+    (A plain class: a dataclass would cost every `golive check` its start-up.)"""
+
+    __slots__ = ("baseline", "config", "format", "invoke_results", "output", "policy_pack", "policy_pack_config",
+                 "program_dir", "stack", "state", "timeout", "write_baseline")
+
+    def __init__(self, *, policy_pack: str, program_dir: str | None = None, stack: str | None = None,
+                 policy_pack_config: str | None = None, format: str = "text", output: str | None = None,
+                 config: Sequence[str] = (), invoke_results: str | None = None, timeout: float = 300.0,
+                 state: str | Sequence[str] | None = None, baseline: str | None = None,
+                 write_baseline: str | None = None) -> None:
+        self.program_dir = program_dir  # None: "."; with --state, only for the stack's config
+        self.stack = stack
+        self.policy_pack = policy_pack
+        self.policy_pack_config = policy_pack_config
+        self.format = format
+        self.output = output  # None: standard output
+        self.config = list(config)  # KEY=VALUE overrides
+        self.invoke_results = invoke_results
+        self.timeout = timeout  # seconds the program may run
+        self.state = state  # `pulumi stack export` file(s) to check instead of running the program
+        self.baseline = baseline
+        self.write_baseline = write_baseline
+
+
+def run(options: CheckOptions) -> int:
+    """`golive check`: the report to `options.output` or standard output."""
+    return _run(options, None)
 
 
 def json_report(program_dir: str, stack: str, *, policy_pack: str, policy_pack_config: str | None,
@@ -44,16 +70,15 @@ def json_report(program_dir: str, stack: str, *, policy_pack: str, policy_pack_c
     """The JSON report of a program's check, as `golive check --format json` writes it (for `golive waivers check`)."""
     import json
 
-    args = argparse.Namespace(program_dir=program_dir, stack=stack, policy_pack=policy_pack,
-                              policy_pack_config=policy_pack_config, format="json", output=None, config=list(config),
-                              invoke_results=invoke_results, timeout=timeout, state=None, baseline=None,
-                              write_baseline=None)
+    options = CheckOptions(program_dir=program_dir, stack=stack, policy_pack=policy_pack,
+                           policy_pack_config=policy_pack_config, format="json", config=config,
+                           invoke_results=invoke_results, timeout=timeout)
     written: list[str] = []
-    _run(args, written.append)  # its exit status is the findings'; the caller judges the report itself
+    _run(options, written.append)  # its exit status is the findings'; the caller judges the report itself
     return json.loads(written[0])
 
 
-def _run(args: argparse.Namespace, write: Callable[[str], None] | None) -> int:
+def _run(args: CheckOptions, write: Callable[[str], None] | None) -> int:
     """The check; its report to `write`, or (None) with the baseline to write into the command line's outputs."""
     pack_dir = Path(args.policy_pack)
     if not (pack_dir / "PulumiPolicy.yaml").is_file():
@@ -122,7 +147,7 @@ def _run(args: argparse.Namespace, write: Callable[[str], None] | None) -> int:
 _Run = tuple["ResourceGraph", "AnalyzerSession", "list[Diagnostic]", threading.Thread]
 
 
-def _check_program(args: argparse.Namespace, pack_dir: Path,
+def _check_program(args: CheckOptions, pack_dir: Path,
                    file_config: dict[str, policyconfig.PolicyConfig] | None, notes: _Notes) -> _Run:
     program = prepare_program(
         args.program_dir or ".",
@@ -146,7 +171,7 @@ def _check_program(args: argparse.Namespace, pack_dir: Path,
     return (graph, *_finish(follower, graph))
 
 
-def _check_state(args: argparse.Namespace, state_file: str, pack_dir: Path,
+def _check_state(args: CheckOptions, state_file: str, pack_dir: Path,
                  file_config: dict[str, policyconfig.PolicyConfig] | None, notes: _Notes) -> _Run:
     from golive.preview.state import load_state
 
@@ -179,7 +204,7 @@ def _finish(follower: _Follower, graph: ResourceGraph) -> tuple[AnalyzerSession,
     return session, diagnostics, closing
 
 
-def _baseline(args: argparse.Namespace, result: CheckResult, baseline: Baseline | None,
+def _baseline(args: CheckOptions, result: CheckResult, baseline: Baseline | None,
               notes: _Notes) -> tuple[CheckResult, str | None]:
     """The findings `baseline` does not hide, and the baseline to write (--write-baseline), if any."""
     from golive.adoption import baseline as baselines

@@ -86,6 +86,33 @@ def test_the_deployed_compliant_setup_passes(world, capsys):
     assert not world.cio.suppress_called
 
 
+def test_the_command_line_and_the_rollout_gate_share_the_audits_function_api(world, capsys):
+    """Below the command line the audit takes AuditOptions: what it returns is what `golive audit`
+    reports, and the rollout's smoke gate runs `golive smoke` from the same options."""
+    from dataclasses import replace
+
+    from golive.operations.audit.options import AuditOptions
+    from golive.operations.audit.run import audit as run_audit
+    from golive.operations.rollout import gates
+
+    host, port = world.dns.address
+    options = AuditOptions(stack="production", program_dir=str(ROOT), outputs=str(world.outputs),
+                           aws_endpoint=world.aws.url, aws_region=REGION, customerio_track_url=world.cio.url,
+                           customerio_api_url=world.cio.url, ca_bundle=str(world.cio.ca_bundle), timeout=2,
+                           dns_server=f"{host}:{port}")
+    target, results = run_audit(options)
+    code, report = audit(world, capsys)
+    assert target.stack == "production" and code == 0
+    assert sorted((r.name, r.status.value, r.detail) for r in results) == sorted(
+        (c["name"], c["status"], c["detail"]) for c in report["checks"])
+
+    smoke = replace(options, dns_server=None)
+    assert gates.smoke(smoke).ok
+    world.cio.revoke_app(PROD["app-api-key"])
+    gate = gates.smoke(smoke)
+    assert not gate.ok and "customerio-app-api" in gate.detail
+
+
 def test_dns_timeout_fails_the_dns_checks_only(world, capsys, dns_blackhole):
     world.dns = dns_blackhole
     code, report = audit(world, capsys)

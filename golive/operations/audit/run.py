@@ -13,11 +13,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
+from golive.operations.audit.options import AuditOptions, target_for
 from golive.operations.audit.result import AuditResult, Check, Status, failed
 from golive.operations.audit.target import AuditTarget
 
 # What `golive smoke` runs: can production reach Customer.io with the keys it holds.
 SMOKE_SECTIONS = ("customerio-connectivity",)
+
+
+def audit(options: AuditOptions, *, smoke: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> tuple[AuditTarget, list[AuditResult]]:
+    """The audit (or, `smoke`, the smoke test) of the stack `options` names: its target, and every
+    check's lines in report order. What `golive audit`, `golive smoke` and the rollout's smoke gate run."""
+    target = target_for(options)
+    return target, run_checks(plan(target, smoke=smoke), progress=progress)
 
 
 def plan(target: AuditTarget, *, smoke: bool = False) -> list[Check]:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # golive.cli imports this module for its arguments: the rest 
     from datetime import datetime
 
     from checklist.plan import Plan
+    from golive.operations.audit.options import AuditOptions
     from golive.operations.rollout.aws import Clients
     from golive.operations.rollout.store import Flag
 
@@ -347,13 +348,19 @@ def _gates(ctx: Context, versions: Sequence[Any], target: str, *, check_dwell: b
         if ctx.production and ctx.environment != plan.staging_environment:
             results.append(gates.staging(ctx.client("ssm"), cloudwatch, plan, ctx.timeout))
     if "smoke" in plan.gates:
-        results.append(gates.smoke(_smoke_args(ctx)))
+        results.append(gates.smoke(_smoke_options(ctx)))
     return results
 
 
-def _smoke_args(ctx: Context) -> argparse.Namespace:
-    # What `golive smoke` would be given; golive.operations.audit.command.target_from reads it.
-    return argparse.Namespace(**{**vars(ctx.args), "aws_region": ctx.region})
+def _smoke_options(ctx: Context) -> AuditOptions:
+    """What `golive smoke` would be given for this stack: the rollout's own options, at its AWS region."""
+    from golive.operations.audit.options import AuditOptions
+
+    args = ctx.args
+    return AuditOptions(stack=args.stack, program_dir=args.program_dir, outputs=args.outputs, region=args.region,
+                        aws_endpoint=args.aws_endpoint, aws_region=ctx.region,
+                        customerio_track_url=args.customerio_track_url, customerio_api_url=args.customerio_api_url,
+                        ca_bundle=args.ca_bundle, timeout=args.timeout)
 
 
 def _refuse_if_failed(ctx: Context, verb: str, current: str, results: Sequence[Any]) -> None:

@@ -7,16 +7,18 @@ cannot see), except where noted.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checklist import catalog
 from checklist.plan import Plan
 from golive.operations.rollout.aws import call, pages
 from golive.operations.rollout.store import Flag, FlagMissing, Version
+
+if TYPE_CHECKING:
+    from golive.operations.audit.options import AuditOptions
 
 ENVIRONMENT_TAG = "environment"
 
@@ -132,13 +134,12 @@ def staging(ssm: Any, cw: Any, plan: Plan, timeout: float) -> Gate:
     return Gate("staging", True, f"{name} is at {last}; no staging trigger alarm in ALARM")
 
 
-def smoke(args: argparse.Namespace) -> Gate:
+def smoke(options: AuditOptions) -> Gate:
     """`golive smoke` for the stack: its stored keys reach Customer.io's Track and App APIs."""
-    from golive.operations.audit.command import target_from
     from golive.operations.audit.result import Status
-    from golive.operations.audit.run import plan, run_checks
+    from golive.operations.audit.run import audit
 
-    results = run_checks(plan(target_from(args), smoke=True))
+    _, results = audit(options, smoke=True)
     failed = [r for r in results if r.status is Status.FAIL]
     if failed:
         return Gate("smoke", False, "smoke test failed: " + "; ".join(f"{r.name}: {r.detail}" for r in failed))
