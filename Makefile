@@ -10,14 +10,14 @@ $(VENV)/.installed: requirements.txt policies/requirements.txt pyproject.toml Ma
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	# compat mode: a plain path entry in a .pth. The default editable finder is an import hook that
-	# every .venv interpreter loads at start-up (~9 ms), twice on a `golive check`'s critical path.
+	# every .venv interpreter loads at start-up, twice on a `golive check`'s critical path.
 	# (setuptools, pinned, warns that the mode is transitional: hence PYTHONWARNINGS.)
 	PYTHONWARNINGS=ignore $(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
 		--config-settings editable_mode=compat -e .
 	# compat mode puts only this folder on the path; the checklist core (installed as `checklist` by a
 	# plain `pip install .`) lives in policies/, which gets a .pth line of its own the same way.
 	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "golive-checklist.pth").write_text(str(pathlib.Path("policies").resolve()) + "\n")'
-	# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every run would otherwise recompile (20-45 ms).
+	# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every run would otherwise recompile.
 	$(BIN)/python -m compileall -q golive policies/checklist components
 	touch $@
 

@@ -241,8 +241,8 @@ GC_THRESHOLD0 = 100_000
 def run() -> None:
     """Entry point of `golive ...` (the console script) and of `python -m golive`."""
     # What golive allocates is mostly modules it imports (gRPC, protobuf, the validators) and the
-    # graph it keeps: at 700, a `golive check` of 25 resources ran ~60 young collections (~5 ms of
-    # its ~0.2 s of CPU, on the core the policy pack needs) that found ~1,400 objects of garbage.
+    # graph it keeps, all long-lived: at 700, a `golive check` ran dozens of young collections that
+    # found little garbage, on the CPU core the policy pack needs (figures: docs/benchmarks.md).
     import gc
 
     gc.set_threshold(GC_THRESHOLD0, *gc.get_threshold()[1:])
@@ -250,7 +250,7 @@ def run() -> None:
     # Leave the heap to the operating system. golive's output is written and its files are closed by
     # now; what interpreter shutdown would still do is join threads, run atexit handlers (both done
     # here, in its order), then tear down every module gRPC, protobuf and jsonschema loaded, with
-    # collections over all of it: ~5 ms at the end of every `golive check`, for nothing.
+    # collections over all of it: time at the end of every `golive check`, for nothing.
     import atexit
     import threading
 

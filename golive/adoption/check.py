@@ -358,7 +358,7 @@ class _Follower:
         assert session is not None
         try:
             # Load what validation and the report need now, while the pack starts and the program's
-            # interpreter still loads the SDK: an import holds the GIL for milliseconds at a time, which
+            # interpreter still loads the SDK: an import holds the GIL for long stretches, which
             # later would hold up golive's answers to the program's calls.
             policyconfig.preload()
             from golive.analysis import (

@@ -144,11 +144,11 @@ def _space_out_collections() -> None:
 
     A program's run is mostly imports: the SDK and the provider modules it uses create hundreds of
     thousands of long-lived objects (classes, type hints), and each young collection walks every one
-    made since the last, only to keep them: at 700, ~100 ms of a 25-resource program's ~470 ms; at
-    20,000, seven collections and ~17 ms that found 600 objects of garbage. The walk costs what the
-    young generation holds, so spacing collections out saves little until a program's imports fit
-    between two: at 200,000, a 25-resource program is never interrupted, and a 1,000-resource one
-    spends 90 ms collecting instead of 350 ms, for 3 MB more at its peak (196 MB). What runs, and
+    made since the last, only to keep them: at 700, a large part of a small program's run; at
+    20,000, still a few collections that find almost no garbage. The walk costs what the young
+    generation holds, so spacing collections out saves little until a program's imports fit between
+    two: at 200,000, a small program is never interrupted, and a large one collects for far less
+    time, for a little more memory at its peak (figures: docs/benchmarks.md). What runs, and
     what it registers, is unchanged: collection timing is never part of Python's semantics; cyclic
     garbage is still collected, after 200,000 allocations instead of 700.
     """
@@ -166,8 +166,7 @@ def _set_sdk_aside() -> None:
 
     Those objects live as long as the process, and the program cannot have opened any file among
     them: set aside, later collections skip them, and `_skip_final_collection` looks for the
-    program's open files only among the objects made since (half the heap: ~8 ms instead of ~17 ms
-    for a 25-resource program).
+    program's open files only among the objects made since (about half the heap).
     """
     try:
         import gc
@@ -256,7 +255,7 @@ def _skip_final_collection() -> None:
     """The program has finished: spare the interpreter's shutdown its walks of the whole heap.
 
     Shutdown runs several full collections over everything the SDK and the provider packages
-    loaded - ~150 ms of a 25-resource program's run, more than its registrations take. Moving every
+    loaded - for a small program, more time than its registrations take. Moving every
     object to the collector's permanent generation skips them. Exit status, output and atexit
     handlers are unchanged, and objects that die with their module are still finalized. What the
     skipped collections would have done is finalize objects still alive in reference cycles at exit,

@@ -1,7 +1,7 @@
 """The Pulumi SDK's protocol modules (`pulumi/runtime/proto/*_pb2*.py`) without the SDK around them.
 
 `import pulumi.runtime.proto.resource_pb2` first runs `pulumi/__init__.py`, which loads the whole
-SDK (automation API, mocks, asyncio...): ~60 ms that golive's own process spends for nothing, on the
+SDK (automation API, mocks, asyncio...): time that golive's own process spends for nothing, on the
 way to starting the engine services a program waits for. The generated modules only import each
 other relatively, protobuf and grpc, so they load as well from their folder under a private package
 name. Their messages are the very same classes: protobuf keeps one class per descriptor, and the

@@ -1,7 +1,7 @@
 """Waiting for a child process to exit, woken by the exit itself rather than by polling.
 
-`Popen.wait(timeout=...)` polls with sleeps that grow to 50 ms, so a program that ends half a second
-in is noticed up to 50 ms late - a tenth of a `golive check`. A pidfd (Linux 5.3+) becomes readable
+`Popen.wait(timeout=...)` polls with sleeps that grow, so a program's exit is noticed up to one of
+those sleeps late - a noticeable part of a `golive check`. A pidfd (Linux 5.3+) becomes readable
 the moment its process exits, and waiting on it does not reap the process: its group id stays ours
 until it is reaped, so the group can still be killed safely after.
 """

@@ -112,7 +112,7 @@ def _reserve_port() -> socket.socket | None:
     """A loopback port for one of golive's engine services, held until the service binds it.
 
     The program's process is started first, and the gRPC services (gRPC, protobuf and the SDK's
-    protocol modules are ~0.1 s to import) come up while it starts its interpreter; the CLI
+    protocol modules are slow to import) come up while it starts its interpreter; the CLI
     arguments need the addresses before that. SO_REUSEPORT lets the gRPC server (which sets it
     too) bind the port while this socket, bound but never listening, keeps it from anyone else.
     None where the platform has no SO_REUSEPORT: the services then start first.

@@ -39,7 +39,7 @@ class ProjectError(GoliveError):
 
 class Project(NamedTuple):
     # Named tuples, not dataclasses: these are read before the program's process can start, and
-    # `dataclasses` (with the `inspect` it imports) would add ~7 ms to that wait.
+    # `dataclasses` (with the `inspect` it imports) would add to that wait.
     name: str
     root: Path  # the folder holding Pulumi.yaml
     file: Path

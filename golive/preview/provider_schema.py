@@ -266,8 +266,8 @@ def computed_outputs(token: str) -> tuple[str, ...]:
     reports as unknown in a preview of a create when the program did not set them.
 
     Read from the generated source of the resource's class when it has the generated form: importing
-    a provider module to introspect it costs tens of milliseconds each (pulumi_aws: ~300 ms for a
-    small program), on the path of every registration. Otherwise from the imported class."""
+    a provider module to introspect it is slow (for pulumi_aws, more than a small program's whole
+    run), on the path of every registration. Otherwise from the imported class."""
     static = _computed_outputs_from_source(token)
     if static is not None:
         return static

@@ -128,7 +128,7 @@ def _psl():  # type: ignore[no-untyped-def]
 
 def preload() -> None:
     """Load now what the DMARC and DKIM checks would load on first use: the public suffix list and
-    the cryptography modules (~50 ms). A pack calls it while it waits for its first call."""
+    the cryptography modules (slow to import). A pack calls it while it waits for its first call."""
     _psl()
     from cryptography.exceptions import UnsupportedAlgorithm  # noqa: F401
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa  # noqa: F401

@@ -18,7 +18,7 @@ the weekday of the 1st, so each of those (at most 168) combinations is evaluated
 Gregorian calendar repeats every 28 years from 1901 to 2099; the horizon is one such cycle from
 2001 (or the least common multiple of 28 and the year field's step), and the gap that wraps from
 the end of the horizon to its start is counted too. That makes the result exact for every schedule
-within 1901-2099 and costs well under a millisecond per expression for ordinary crons.
+within 1901-2099, and cheap per expression for ordinary crons.
 
 A year field that stops (`2025-2026`, `2030`) is not a rotation schedule: it is reported as
 `ScheduleNotRecurringError`, as is a cron that never fires (`cron(0 0 30 2 ? *)`). Explicit years

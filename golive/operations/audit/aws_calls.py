@@ -43,7 +43,7 @@ def new_session() -> boto3.session.Session:
     shares one loader of AWS's service models with the others.
 
     Each check needs a session of its own (sessions are not thread-safe), and parsing a service's
-    model costs ~50 ms per session; the models are read-only, so one parsed copy serves them all.
+    model again for every session is slow; the models are read-only, so one parsed copy serves them all.
     """
     global _loader
     with _LOADER_LOCK:
@@ -84,7 +84,7 @@ class CallFailure(Exception):
 
 
 # Clients are thread-safe where sessions are not: the checks of one audit share one client per service
-# and endpoint instead of each building its own (~5-10 ms of CPU each, which concurrent checks queue for).
+# and endpoint instead of each building its own (CPU-bound work, which concurrent checks queue for).
 _CLIENTS: dict[tuple[str, str | None, str | None, float], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
