@@ -172,6 +172,9 @@ def _declare_credentials(creds: argparse.ArgumentParser) -> None:
     common.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust for Customer.io")
     common.add_argument("--timeout", type=float, default=10.0,
                         help="seconds to wait for each Customer.io answer (default 10)")
+    from golive.clients.aws import add_identity_options  # boto3: only for the command that needs it
+
+    add_identity_options(common)
     actions.add_parser("put", parents=[common], help="read a key on standard input and make it the current value")
     actions.add_parser("stage", parents=[common],
                        help="read a key on standard input and stage it (GOLIVE_STAGED) for the next rotation")

@@ -25,13 +25,19 @@ FLAGS: dict[str, str] = {
     "customerio_api_url": "--customerio-api-url",
     "ca_bundle": "--ca-bundle",
     "compare_with": "--compare-with",
+    # Whose AWS credentials (golive.clients.aws.Identity): a fix must act in the account the audit read.
+    "profile": "--profile",
+    "role_arn": "--role-arn",
+    "external_id": "--external-id",
+    "role_session_name": "--role-session-name",
 }
 _DEFAULTS: dict[str, object] = {"program_dir": "."}
 
 # Which of them each suggested command accepts (golive/cli.py, golive/operations/rollout/command.py).
+_IDENTITY: tuple[str, ...] = ("profile", "role_arn", "external_id", "role_session_name")
 CREDENTIALS: tuple[str, ...] = ("stack", "program_dir", "environment", "aws_endpoint", "aws_region",
-                                "customerio_track_url", "customerio_api_url", "ca_bundle", "compare_with")
-ROLLOUT: tuple[str, ...] = ("stack", "program_dir", "outputs", "aws_endpoint", "aws_region")
+                                "customerio_track_url", "customerio_api_url", "ca_bundle", "compare_with", *_IDENTITY)
+ROLLOUT: tuple[str, ...] = ("stack", "program_dir", "outputs", "aws_endpoint", "aws_region", *_IDENTITY)
 # `advance` and `set` also run the smoke test, so they take the Customer.io endpoints.
 ROLLOUT_GATED: tuple[str, ...] = (*ROLLOUT, "region", "customerio_track_url", "customerio_api_url", "ca_bundle")
 

@@ -37,10 +37,11 @@ def secret_name(environment: str, kind: str) -> str:
     return catalog.CREDENTIAL_SECRET_NAME.format(environment=environment, kind=kind)
 
 
-def secrets_client(endpoint_url: str | None, region: str | None) -> Any:
-    """Secrets Manager, as `golive fingerprints` and `golive credentials` read and write it."""
+def secrets_client(endpoint_url: str | None, region: str | None, identity: aws.Identity | None = None) -> Any:
+    """Secrets Manager, as `golive fingerprints` and `golive credentials` read and write it (with
+    `identity`'s credentials: default, boto3's chain)."""
     return aws.client("secretsmanager", endpoint_url=endpoint_url, region=region, timeout=CONNECT_TIMEOUT,
-                      read_timeout=READ_TIMEOUT)
+                      read_timeout=READ_TIMEOUT, session=identity.session() if identity else None)
 
 
 def collect(environment: str, *, endpoint_url: str | None = None, region: str | None = None) -> dict[str, list[str]]:

@@ -37,9 +37,9 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from checklist import catalog
-from golive.clients import customerio
+from golive.clients import aws, customerio
 from golive.errors import GoliveError
-from golive.operations.fingerprints import secret_name, secrets_client
+from golive.operations.fingerprints import CONNECT_TIMEOUT, secret_name, secrets_client
 from golive.preview.project import load_project, load_stack_config
 
 KINDS = catalog.CREDENTIAL_KINDS
@@ -162,9 +162,9 @@ def read_value(stream: TextIO | None, prompt: str) -> str:
 class _Secrets:
     """The Secrets Manager calls, with errors that name the secret and AWS's error code only."""
 
-    def __init__(self, endpoint_url: str | None, region: str | None) -> None:
+    def __init__(self, endpoint_url: str | None, region: str | None, identity: aws.Identity | None = None) -> None:
         try:
-            self.client = secrets_client(endpoint_url, region)
+            self.client = secrets_client(endpoint_url, region, identity)
         except BotoCoreError as err:
             raise CredentialError(f"Secrets Manager: {_boto_reason(err)}") from None
 
@@ -221,7 +221,9 @@ def _labelled(secret: dict[str, Any], stage: str) -> str | None:
 
 def run(args: argparse.Namespace, stdin: TextIO | None = None) -> int:
     target = resolve(args)
-    secrets = _Secrets(args.aws_endpoint, target.aws_region)
+    identity = aws.assume(aws.identity_from(args, "credentials"), endpoint_url=args.aws_endpoint,
+                          region=target.aws_region, timeout=CONNECT_TIMEOUT)
+    secrets = _Secrets(args.aws_endpoint, target.aws_region, identity)
     secret = secrets.describe(target.secret)
     if secret is None:
         raise CredentialError(f"{target.secret} does not exist (region {secrets.client.meta.region_name}); "

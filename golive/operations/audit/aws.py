@@ -44,7 +44,7 @@ from checklist import catalog
 from checklist.model import Resource, RuleFinding, Stack
 from checklist.recognize import METRIC_ALARM, SECRET, SSM_PARAMETER
 from checklist.rules import RULES, effective_config
-from golive.operations.audit.aws_calls import AwsCalls, CallFailure, SessionFactory, guarded, new_session
+from golive.operations.audit.aws_calls import AwsCalls, CallFailure, SessionFactory, guarded, sessions_of
 from golive.operations.audit.result import AuditResult, Check, failed, mask_site_id, passed, skipped, warned
 from golive.operations.audit.target import AuditTarget
 
@@ -78,13 +78,15 @@ def _utcnow() -> datetime:
 # --- the checks ------------------------------------------------------------------------------------
 
 
-def checks(target: AuditTarget, session_factory: SessionFactory = new_session, *,
+def checks(target: AuditTarget, session_factory: SessionFactory | None = None, *,
            clock: Clock = _utcnow) -> list[Check]:
     """The AWS checks of the audit, one per credential kind plus alarms and the rollout flag.
 
     Nothing is called until a check runs; each check makes its own session from `session_factory`
-    (default: boto3's credential chain) and never raises. `clock` gives "now" for key ages.
+    (default: the target's identity, boto3's credential chain unless a profile or role was given) and never
+    raises. `clock` gives "now" for key ages.
     """
+    session_factory = session_factory or sessions_of(target)
     found: list[Check] = []
     for kind in catalog.CREDENTIAL_KINDS:
         if kind not in target.secret_ids:

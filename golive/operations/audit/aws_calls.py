@@ -14,14 +14,14 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader, create_loader
 
+from golive.clients.aws import Identity, hint
 from golive.clients.aws import client as new_client
-from golive.clients.aws import hint
 from golive.errors import GoliveError
 from golive.operations.audit.result import AuditResult, failed
 from golive.operations.audit.target import AuditTarget
 
 __all__ = ["AwsAuditError", "AwsCalls", "CallFailure", "SessionFactory", "aws_hint", "guarded", "new_session",
-           "shared_client"]
+           "sessions_of", "shared_client"]
 
 _MAX_PAGES = 100  # a listing that never ends (a server bug) must not hang the audit
 
@@ -38,9 +38,9 @@ _LOADER_LOCK = threading.Lock()
 _loader: Loader | None = None
 
 
-def new_session() -> boto3.session.Session:
-    """A fresh boto3 session (boto3's credential chain, as `boto3.session.Session()` gives it) that
-    shares one loader of AWS's service models with the others.
+def new_session(identity: Identity | None = None) -> boto3.session.Session:
+    """A fresh boto3 session with `identity`'s credentials (default: boto3's credential chain, as
+    `boto3.session.Session()` gives it) that shares one loader of AWS's service models with the others.
 
     Each check needs a session of its own (sessions are not thread-safe), and parsing a service's
     model again for every session is slow; the models are read-only, so one parsed copy serves them all.
@@ -51,7 +51,7 @@ def new_session() -> boto3.session.Session:
         if _loader is None:
             _loader = create_loader()
         before = len(_loader.search_paths)
-        session = boto3.session.Session(botocore_session=_core_session(_loader))
+        session = (identity or Identity()).session(_core_session(_loader))
         session._golive_shared = True  # type: ignore[attr-defined]  # its clients may be shared (below)
         if not first:
             # boto3 appends its data path on every session; keep the first, so the list does not grow.
@@ -85,7 +85,7 @@ class CallFailure(Exception):
 
 # Clients are thread-safe where sessions are not: the checks of one audit share one client per service
 # and endpoint instead of each building its own (CPU-bound work, which concurrent checks queue for).
-_CLIENTS: dict[tuple[str, str | None, str | None, float], Any] = {}
+_CLIENTS: dict[tuple[str, str | None, str | None, float, Identity], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -93,10 +93,10 @@ def shared_client(target: AuditTarget, service: str) -> Any:
     """A client for `service` at the target's endpoint, shared by every check of the process.
     Raises botocore's errors (NoRegionError, …) as they are; the caller reports them."""
     endpoints = target.endpoints
-    key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout)
+    key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout, endpoints.identity)
     if (cached := _CLIENTS.get(key)) is not None:
         return cached
-    session = new_session()
+    session = new_session(endpoints.identity)
     with _CLIENTS_LOCK:
         client = new_client(service, endpoint_url=endpoints.aws_url, region=endpoints.aws_region,
                             timeout=endpoints.timeout, session=session)
@@ -112,7 +112,7 @@ class AwsCalls:
 
     def client(self, service: str) -> Any:
         endpoints = self.target.endpoints
-        key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout)
+        key = (service, endpoints.aws_url, endpoints.aws_region, endpoints.timeout, endpoints.identity)
         shared = getattr(self.session, "_golive_shared", False)
         if shared and (cached := _CLIENTS.get(key)) is not None:
             return cached
@@ -184,3 +184,8 @@ def guarded(name: str, section: str, body: Callable[[list[AuditResult]], None]) 
         return out
 
     return run
+
+
+def sessions_of(target: AuditTarget) -> SessionFactory:
+    """Sessions with the target's AWS identity (a profile or an assumed role, else boto3's chain)."""
+    return lambda: new_session(target.endpoints.identity)

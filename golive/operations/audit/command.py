@@ -11,6 +11,8 @@ if TYPE_CHECKING:  # parsing golive's arguments must not load the audit: `check`
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, smoke: bool) -> None:
+    from golive.clients.aws import add_identity_options
+
     parser.add_argument("--stack", "-s", required=True, help="the stack to verify; its config says what to expect")
     parser.add_argument("--program-dir", default=".",
                         help="folder holding Pulumi.yaml and Pulumi.<stack>.yaml (default: .)")
@@ -26,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, smoke: bool) -> None:
                         help="PEM CA certificates to trust for Customer.io in addition to the default store "
                              "(verification stays on)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds for any one network call (default 5)")
+    add_identity_options(parser)
     if not smoke:
         parser.add_argument("--dns-server", metavar="HOST[:PORT]",
                             help="DNS server to ask, by IP address or host name (default: the system's resolver)")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from golive.clients.aws import Identity, assume, identity_from
 from golive.errors import GoliveError
 from golive.operations.audit.target import AuditTarget, Endpoints, TargetError, build, load_outputs
 from golive.preview.project import load_project, load_stack_config
@@ -34,6 +35,11 @@ class AuditOptions:
     compare_with: Sequence[str] | None = None  # non-production environments whose keys must differ
     no_staging: bool = False  # staging's keys are out of reach: the comparison shows as SKIP
     write_test: bool = False  # also identify and delete a uniquely named test profile
+    profile: str | None = None  # a named profile of the shared AWS config files
+    role_arn: str | None = None  # a role to assume (STS AssumeRole) for every AWS call
+    external_id: str | None = field(default=None, repr=False)
+    role_session_name: str | None = None  # None: golive-COMMAND-STACK
+    aws_identity: Identity | None = None  # one already assumed (the rollout's smoke gate passes its own)
 
 
 class EndpointError(GoliveError):
@@ -102,8 +108,9 @@ def _port(value: str, text: str) -> int:
     return int(text)
 
 
-def target_for(options: AuditOptions) -> AuditTarget:
-    """The stack's config and outputs, and where its services are, as the checks' target."""
+def target_for(options: AuditOptions, command: str = "audit") -> AuditTarget:
+    """The stack's config and outputs, where its services are, and the AWS identity every check uses,
+    as the checks' target: a role given with `role_arn` is assumed here, once, before any check runs."""
     project = load_project(options.program_dir)
     config = load_stack_config(project, options.stack, require_file=True)
     where = config.file.name if config.file else f"Pulumi.{options.stack}.yaml"
@@ -114,10 +121,13 @@ def target_for(options: AuditOptions) -> AuditTarget:
     if not math.isfinite(options.timeout) or options.timeout <= 0:
         raise TargetError(f"--timeout {options.timeout:g}: expected a positive number of seconds")
     host, port = dns_server(options.dns_server, options.timeout) if options.dns_server else (None, 53)
+    region = options.aws_region or config.values.get("aws:region")
+    identity = options.aws_identity or assume(
+        identity_from(options, command), endpoint_url=options.aws_endpoint, region=region, timeout=options.timeout)
     endpoints = Endpoints(
-        aws_url=options.aws_endpoint, aws_region=options.aws_region or config.values.get("aws:region"),
+        aws_url=options.aws_endpoint, aws_region=region,
         dns_server=host, dns_port=port, track_url=options.customerio_track_url, api_url=options.customerio_api_url,
-        ca_bundle=options.ca_bundle, timeout=options.timeout,
+        ca_bundle=options.ca_bundle, timeout=options.timeout, identity=identity,
     )
     compare_with = list(options.compare_with) if options.compare_with is not None else None
     return build(config.stack, config.values, where, outputs=load_outputs(options.outputs), region=options.region,

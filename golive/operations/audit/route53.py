@@ -13,7 +13,7 @@ from golive.operations.audit.aws_calls import (
     CallFailure,
     SessionFactory,
     aws_hint,
-    new_session,
+    sessions_of,
 )
 from golive.operations.audit.target import AuditTarget
 
@@ -35,7 +35,7 @@ def _holding_zones(zones: Sequence[Mapping[str, Any]], name: str) -> Iterator[Ma
             yield zone
 
 
-def route53_records(target: AuditTarget, session_factory: SessionFactory = new_session) -> list[dict]:
+def route53_records(target: AuditTarget, session_factory: SessionFactory | None = None) -> list[dict]:
     """Every record set of the hosted zone holding `target.subdomain`, as ListResourceRecordSets gives them.
 
     The zone is the longest-suffix match among the account's zones (a delegated `cio123.example.com`
@@ -46,7 +46,7 @@ def route53_records(target: AuditTarget, session_factory: SessionFactory = new_s
     subdomain = target.subdomain.rstrip(".").lower()
     try:
         try:
-            session = session_factory()
+            session = (session_factory or sessions_of(target))()
         except BotoCoreError as err:
             why = aws_hint(err, "", "", target.endpoints.timeout)
             raise CallFailure("AWS session", type(err).__name__, why) from None

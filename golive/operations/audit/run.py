@@ -25,7 +25,7 @@ def audit(options: AuditOptions, *, smoke: bool = False,
           progress: Callable[[int, int], None] | None = None) -> tuple[AuditTarget, list[AuditResult]]:
     """The audit (or, `smoke`, the smoke test) of the stack `options` names: its target, and every
     check's lines in report order. What `golive audit`, `golive smoke` and the rollout's smoke gate run."""
-    target = target_for(options)
+    target = target_for(options, "smoke" if smoke else "audit")
     return target, run_checks(plan(target, smoke=smoke), progress=progress)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from checklist import catalog
+from golive.clients.aws import Identity
 from golive.errors import GoliveError
 
 
@@ -34,6 +35,7 @@ class Endpoints:
     api_url: str | None = None  # None: the region's App API host
     ca_bundle: str | None = None  # CA certificates trusted for Customer.io besides the default store
     timeout: float = 5.0  # seconds for any one network call
+    identity: Identity = field(default_factory=Identity)  # the chain's, a profile's or an assumed role's
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from golive.clients.aws import client, hint
+from golive.clients.aws import Identity, client, hint
 from golive.errors import GoliveError
 
 NOT_FOUND = {"ParameterNotFound", "ResourceNotFound", "ResourceNotFoundException"}
@@ -33,8 +33,10 @@ class Clients:
     """One command's clients (SSM, CloudWatch), made once each from one boto3 session: a session parses
     a service's model for each client it makes otherwise, and a command runs on one thread."""
 
-    def __init__(self, endpoint_url: str | None, region: str | None, timeout: float) -> None:
+    def __init__(self, endpoint_url: str | None, region: str | None, timeout: float,
+                 identity: Identity | None = None) -> None:
         self.endpoint_url = endpoint_url
+        self.identity = identity or Identity()
         self.region = region
         self.timeout = timeout
         self._session: boto3.session.Session | None = None
@@ -47,7 +49,7 @@ class Clients:
 
     def make(self, service: str) -> Any:
         try:
-            self._session = self._session or boto3.session.Session()
+            self._session = self._session or self.identity.session()
             return client(service, endpoint_url=self.endpoint_url, region=self.region, timeout=self.timeout,
                           session=self._session)
         except BotoCoreError as err:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # golive.cli imports this module for its arguments: the rest 
     from datetime import datetime
 
     from checklist.plan import Plan
+    from golive.clients.aws import Identity
     from golive.operations.audit.options import AuditOptions
     from golive.operations.rollout.aws import Clients
     from golive.operations.rollout.store import Flag
@@ -60,6 +61,8 @@ def _now() -> datetime:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from golive.clients.aws import add_identity_options
+
     actions = parser.add_subparsers(dest="action", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--stack", "-s", required=True, help="the stack whose flag to read or move")
@@ -68,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
     common.add_argument("--aws-region", help="AWS region (default: the stack's aws:region)")
     common.add_argument("--timeout", type=float, default=5.0, help="seconds for any one network call (default 5)")
+    add_identity_options(common)
     writing = argparse.ArgumentParser(add_help=False)
     writing.add_argument("--reason", help="why; recorded with the version (history shows it)")
     gated = argparse.ArgumentParser(add_help=False)
@@ -97,7 +101,8 @@ class Context:
     (A plain class: a dataclass would load `dataclasses` for every golive command line.)"""
 
     def __init__(self, args: argparse.Namespace, stack: str, environment: str, production: bool, plan: Plan,
-                 flag_name: str, timeout: float, endpoint: str | None, region: str | None) -> None:
+                 flag_name: str, timeout: float, endpoint: str | None, region: str | None,
+                 identity: Identity) -> None:
         self.args = args
         self.stack = stack
         self.environment = environment
@@ -107,13 +112,14 @@ class Context:
         self.timeout = timeout
         self.endpoint = endpoint
         self.region = region
+        self.identity = identity  # assumed once: the flag, the gates and the smoke test all use it
         self._clients: Clients | None = None
 
     def client(self, service: str) -> Any:
         from golive.operations.rollout.aws import Clients
 
         if self._clients is None:
-            self._clients = Clients(self.endpoint, self.region, self.timeout)
+            self._clients = Clients(self.endpoint, self.region, self.timeout, self.identity)
         return self._clients.get(service)
 
     def flag(self) -> Flag:
@@ -132,6 +138,7 @@ class Context:
 def context(args: argparse.Namespace) -> Context:
     from checklist import catalog
     from checklist.plan import PlanError, from_stack_config
+    from golive.clients.aws import assume, identity_from
     from golive.operations.audit.target import load_outputs
     from golive.preview.project import load_project, load_stack_config
 
@@ -151,8 +158,11 @@ def context(args: argparse.Namespace) -> Context:
     environment = config.values.get("golive:environment") or config.stack
     name = load_outputs(args.outputs).get("rolloutParameter") or catalog.ROLLOUT_PARAMETER_NAME.format(
         environment=environment)
+    region = args.aws_region or config.values.get("aws:region")
+    identity = assume(identity_from(args, "rollout"), endpoint_url=args.aws_endpoint, region=region,
+                      timeout=args.timeout)
     return Context(args, config.stack, environment, _is_production(config.stack) or _is_production(environment),
-                   plan, str(name), args.timeout, args.aws_endpoint, args.aws_region or config.values.get("aws:region"))
+                   plan, str(name), args.timeout, args.aws_endpoint, region, identity)
 
 
 def _is_production(name: str) -> bool:
@@ -360,7 +370,9 @@ def _smoke_options(ctx: Context) -> AuditOptions:
     return AuditOptions(stack=args.stack, program_dir=args.program_dir, outputs=args.outputs, region=args.region,
                         aws_endpoint=args.aws_endpoint, aws_region=ctx.region,
                         customerio_track_url=args.customerio_track_url, customerio_api_url=args.customerio_api_url,
-                        ca_bundle=args.ca_bundle, timeout=args.timeout)
+                        ca_bundle=args.ca_bundle, timeout=args.timeout,
+                        profile=args.profile, role_arn=args.role_arn, external_id=args.external_id,
+                        role_session_name=args.role_session_name, aws_identity=ctx.identity)
 
 
 def _refuse_if_failed(ctx: Context, verb: str, current: str, results: Sequence[Any]) -> None:
