@@ -96,12 +96,13 @@ def _run(args: CheckOptions, write: Callable[[str], None] | None) -> int:
     # after one output was written and the other could not be.
     report_to, *baseline_to = output.targets(
         ("--output", args.output), *([("--write-baseline", args.write_baseline)] if args.write_baseline else []))
+    notes = _Notes()
+    notes.pack_config = policyconfig.in_force(args.policy_pack_config)
     baseline: Baseline | None = None
     if args.baseline:
         from golive.adoption import baseline as baselines
 
         baseline = baselines.load(args.baseline)
-    notes = _Notes()
     if state_file:
         run_pack = _check_state(args, state_file, pack_dir, file_config, notes)
     else:
@@ -238,10 +239,13 @@ class _Notes:
         self.written_baseline: dict[str, object] | None = None
         self.lines: list[str] = []  # from the state loader
         self.missing_stack_file = ""  # "no Pulumi.<stack>.yaml in DIR …" when the stack has none
+        # Which pack config file was in force (policyconfig.in_force): a platform team that owns one
+        # file for many stacks reads here that each stack's check used it, and which version of it.
+        self.pack_config: dict[str, str | None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.state_file or self.baseline or self.written_baseline or self.lines
-                    or self.missing_stack_file)
+                    or self.missing_stack_file or self.pack_config)
 
     def missing_stack_file_line(self) -> str:
         return (f"Stack config: {self.missing_stack_file}; the program ran with empty config (and --config), "
@@ -255,6 +259,8 @@ class _Notes:
             out.append(f"Checked the state file {self.state_file}: the stack as last deployed, not a preview "
                        "(no program was run).")
         out.extend(self.lines)
+        if self.pack_config:
+            out.append(policyconfig.in_force_line(self.pack_config))
         if self.baseline:
             b = self.baseline
             out.append(f"Baseline {b['file']}: {_plural(int(b['hidden']), 'known finding')} hidden"
@@ -282,6 +288,8 @@ def _annotate(fmt: str, report: str, notes: _Notes) -> str:
         sep = "" if fmt == "text" else "\n"
         return report.rstrip("\n") + "\n" + sep + "".join(f"{prefix}{line}\n{sep}" for line in notes.text())
     extra: dict[str, object] = {}
+    if notes.pack_config:
+        extra["packConfig"] = notes.pack_config
     if notes.missing_stack_file:
         extra["stackConfigMissing"] = notes.missing_stack_file
     if notes.state_file:

@@ -151,6 +151,31 @@ def load(path: str | os.PathLike[str] | None) -> dict[str, PolicyConfig] | None:
     return parse(data, source=source)
 
 
+NO_FILE = "none: the checklist's defaults"
+
+
+def in_force(path: str | os.PathLike[str] | None) -> dict[str, str | None]:
+    """The pack config file a check ran with, for its report: the path as given and the SHA-256 of the
+    bytes read (one org-owned file checked out at different commits shows as different hashes), or
+    no file at all. Called after `load` has read it."""
+    if path is None:
+        return {"file": None, "sha256": None, "note": NO_FILE}
+    import hashlib
+
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
+    return {"file": str(path), "sha256": digest, "note": None}
+
+
+def in_force_line(pack_config: dict[str, str | None]) -> str:
+    """One line for the text and Markdown reports."""
+    if not pack_config.get("file"):
+        return f"Pack config: {NO_FILE}."
+    return f"Pack config: {pack_config['file']} (sha256 {str(pack_config['sha256'])[:12]})."
+
+
 def _defaults(policy: PolicyInfo) -> dict[str, Any] | None:
     props = {
         k: v["default"] for k, v in policy.config_schema.items() if isinstance(v, dict) and "default" in v

@@ -334,3 +334,27 @@ def test_a_finding_on_a_value_from_stack_config_names_its_key_and_line(tmp_path,
     text = capsys.readouterr().out
     assert ("          rotationRules.automaticallyAfterDays = 120 from --config rotating:rotationDays"
             in text.splitlines())
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "markdown", "sarif", "junit"])
+def test_every_report_names_the_pack_config_in_force(pack_config_file, capsys, fmt):
+    """One org-owned pack config for many stacks: each stack's report says which file (and which bytes
+    of it: the SHA-256) its check ran with, and says so too when none was given."""
+    import hashlib
+
+    digest = hashlib.sha256(pack_config_file.read_bytes()).hexdigest()
+    given = ["check", str(PLAIN), "--stack", "staging", "--format", fmt]
+    for argv, file, line in ((["--policy-pack-config", str(pack_config_file)], str(pack_config_file),
+                              f"Pack config: {pack_config_file} (sha256 {digest[:12]})."),
+                             ([], None, "Pack config: none: the checklist's defaults.")):
+        assert cli.main([*given, *argv]) == 0
+        out = capsys.readouterr().out
+        if fmt == "json":
+            assert json.loads(out)["packConfig"] == {"file": file, "sha256": file and digest,
+                                                     "note": None if file else "none: the checklist's defaults"}
+        elif fmt == "sarif":
+            assert json.loads(out)["runs"][0]["properties"]["packConfig"]["file"] == file
+        elif fmt == "junit":
+            assert 'name="packConfig"' in out and (file is None or digest in out)
+        else:
+            assert line in out
