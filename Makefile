@@ -28,7 +28,15 @@ $(PACK_VENV)/.installed: policies/requirements.txt
 	$(PACK_VENV)/bin/pip install -q --disable-pip-version-check -r policies/requirements.txt
 	touch $@
 
-setup: $(VENV)/.installed $(PACK_VENV)/.installed
+# actionlint, for tests/test_workflows.py: rhysd's, pinned, built by the Go toolchain from the Go module
+# proxy into .venv/bin (where the tests look first). Its own Go module cache stays out of the work tree.
+GO ?= go
+ACTIONLINT_VERSION := v1.7.12
+$(VENV)/.actionlint-$(ACTIONLINT_VERSION): $(VENV)/.installed
+	GOBIN="$(abspath $(BIN))" GOFLAGS=-mod=mod $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	touch $@
+
+setup: $(VENV)/.installed $(PACK_VENV)/.installed $(VENV)/.actionlint-$(ACTIONLINT_VERSION)
 
 # The audit's live-DNS tests run a real authoritative server (tests/fakes/nsd.py starts its own on a
 # free loopback port) and fail, not skip, without it: Debian's nsd, installed once (root or sudo).

@@ -27,6 +27,7 @@ EPILOG = ("`golive COMMAND --help` shows a command's options. Exit status: 0 all
 # Every command, in the order `golive --help` lists them, with its one-line help.
 COMMAND_HELP: dict[str, str] = {
     "check": "run a Pulumi program offline in preview mode and apply the pack",
+    "stacks": "every Pulumi project under a folder and its stack configs (a CI matrix with --format json)",
     "policies": "list the pack's policies: level, severity, checklist section, why, default thresholds",
     "explain": "a policy: its checklist section, why, thresholds in force, how to fix and how to waive it",
     "waivers": "list, add and check the waivers in a pack config file",
@@ -99,6 +100,12 @@ def _declare_check(check: argparse.ArgumentParser) -> None:
                             "instead of running the program")
     check.add_argument("--baseline", metavar="FILE", help="report only findings that are not in this baseline")
     check.add_argument("--write-baseline", metavar="FILE", help="save this run's findings as a baseline")
+
+
+def _declare_stacks(stacks: argparse.ArgumentParser) -> None:
+    stacks.add_argument("root", nargs="?", default=".", help="folder to search for Pulumi.yaml (default: .)")
+    stacks.add_argument("--format", choices=("text", "json"), default="text")
+    stacks.add_argument("--output", "-o", help="write the list here instead of standard output")
 
 
 def _declare_policies(policies: argparse.ArgumentParser) -> None:
@@ -199,7 +206,8 @@ def _declare_rollout(rollout: argparse.ArgumentParser) -> None:
 
 
 _DECLARE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "check": _declare_check, "policies": _declare_policies, "explain": _declare_explain, "waivers": _declare_waivers,
+    "check": _declare_check, "stacks": _declare_stacks, "policies": _declare_policies, "explain": _declare_explain,
+    "waivers": _declare_waivers,
     "fingerprints": _declare_fingerprints, "credentials": _declare_credentials, "audit": _declare_audit,
     "smoke": _declare_smoke, "rollout": _declare_rollout,
 }
@@ -276,6 +284,12 @@ def _check(args: argparse.Namespace) -> int:
     return check.run(check.CheckOptions(**{name: getattr(args, name) for name in fields}))
 
 
+def _stacks(args: argparse.Namespace) -> int:
+    from golive.adoption import stacks
+
+    return stacks.run(args)
+
+
 def _credentials(args: argparse.Namespace) -> int:
     from golive.operations import store_credential  # boto3 and requests load only for this command
 
@@ -322,6 +336,6 @@ def _policies(args: argparse.Namespace) -> int:
     return policies.run(args)
 
 
-_COMMANDS = {"check": _check, "policies": _policies, "explain": _explain, "waivers": _waivers,
+_COMMANDS = {"check": _check, "stacks": _stacks, "policies": _policies, "explain": _explain, "waivers": _waivers,
              "fingerprints": _fingerprints, "credentials": _credentials, "audit": _audit, "smoke": _smoke,
              "rollout": _rollout}

@@ -1,11 +1,12 @@
 """The GitHub Actions workflows: actionlint finds nothing, and they do what the pipeline promises.
 
-actionlint comes from requirements.txt (a wheel with the binary inside). When shellcheck is on PATH it
-also checks the `run:` scripts; without it those are skipped, which is fine here.
+actionlint is rhysd's, pinned and built into .venv/bin by `make setup` (Makefile). When shellcheck is on
+PATH it also checks the `run:` scripts; without it those are skipped, which is fine here.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -21,6 +22,7 @@ from golive.cli import _parser
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
+ORG = ("golive-org-check.yml", "golive-org-audit.yml")  # the reusable ones, for the organization
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
 
 
@@ -28,7 +30,7 @@ def actionlint() -> str:
     beside = Path(sys.executable).parent / "actionlint"
     found = str(beside) if beside.exists() else shutil.which("actionlint")
     if found is None:
-        pytest.fail("actionlint is not installed: `make setup` (requirements.txt) installs it")
+        pytest.fail("actionlint is not installed: `make setup` builds it (Makefile, ACTIONLINT_VERSION)")
     return found
 
 
@@ -61,7 +63,7 @@ def golive_commands(workflow: dict[str, Any]) -> list[str]:
 
 def test_actionlint_finds_nothing():
     files = sorted(WORKFLOWS.glob("*.y*ml"))
-    assert {f.name for f in files} >= {"golive.yml", "golive-audit.yml"}
+    assert {f.name for f in files} >= {"golive.yml", "golive-audit.yml", *ORG}
     done = lint(*files)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
@@ -141,3 +143,132 @@ def test_the_golive_commands_in_the_workflows_parse(name):
         words = shlex.split(command.split("||")[0].replace("$STACK", "production"))
         words = words[words.index("golive") + 1:]
         _parser().parse_args(words)  # exits (SystemExit) on an unknown flag or a bad choice
+
+
+# --- the organization's reusable workflows ------------------------------------------------------------
+
+# The merged-report command they call (issue 16 point 1): REPORT... then one format and one output file.
+MERGE = re.compile(r'python -m golive merge "\$\{reports\[@\]\}" --format (\w+) -o ([\w.-]+) \|\| true$')
+
+
+def _version_line() -> str:
+    done = subprocess.run([actionlint(), "-version"], capture_output=True, text=True, timeout=30)
+    return done.stdout.splitlines()[0]
+
+
+def test_actionlint_is_the_pinned_upstream_build():
+    assert _version_line() == "v1.7.12"
+
+
+def test_actionlint_catches_a_broken_reusable_workflow(tmp_path):
+    text = (WORKFLOWS / "golive-org-check.yml").read_text()
+    # A matrix fed from a job output that does not exist, and an input the caller cannot give.
+    broken = text.replace("fromJSON(needs.discover.outputs.matrix)", "fromJSON(needs.discover.outputs.stacks)")
+    broken = broken.replace("max-parallel: ${{ inputs.max-parallel }}", "max-parallel: ${{ inputs.parallel }}")
+    assert broken.count("outputs.stacks") == 1 and "inputs.parallel" in broken
+    (tmp_path / "golive-org-check.yml").write_text(broken)
+    done = lint(tmp_path / "golive-org-check.yml")
+    assert done.returncode == 1
+    assert 'property "stacks" is not defined' in done.stdout and 'property "parallel" is not defined' in done.stdout
+
+
+def test_the_org_check_is_called_discovers_fans_out_bounded_and_merges_once():
+    workflow = load("golive-org-check.yml")
+    call = triggers(workflow)["workflow_call"]
+    assert set(call["inputs"]) == {"tree", "policy-pack-config", "max-parallel", "golive-repository", "golive-ref"}
+    assert call["inputs"]["max-parallel"]["type"] == "number"
+    jobs = workflow["jobs"]
+    discover, check, merge = jobs["discover"], jobs["check"], jobs["merge"]
+    assert "golive stacks" in str(steps(discover)) and "--format json" in str(steps(discover))
+    assert discover["outputs"]["matrix"] == "${{ steps.list.outputs.matrix }}"
+    strategy = check["strategy"]
+    assert strategy["matrix"]["include"] == "${{ fromJSON(needs.discover.outputs.matrix) }}"
+    assert strategy["max-parallel"] == "${{ inputs.max-parallel }}" and strategy["fail-fast"] is False
+    [run] = [s["run"] for s in steps(check) if "golive check" in str(s.get("run", ""))]
+    assert "--format json" in run and "--format sarif" in run and "--policy-pack-config" in run
+    keep = step_using(check, "actions/upload-artifact")
+    assert keep["if"] == "${{ !cancelled() }}"  # a stack with findings still hands in its reports
+    assert steps(check).index(keep) < len(steps(check)) - 1  # ...before its verdict fails the job
+    assert merge["needs"] == ["discover", "check"] and "!cancelled()" in merge["if"]
+    assert merge["permissions"]["security-events"] == "write" and "security-events" not in str(check)
+    [merging] = [s["run"] for s in steps(merge) if "golive merge" in str(s.get("run", ""))]
+    formats = [m.groups() for line in merging.splitlines() if (m := MERGE.search(line.strip()))]
+    assert formats == [("sarif", "golive.sarif"), ("markdown", "golive.md"), ("html", "golive.html")]
+    assert "GITHUB_STEP_SUMMARY" in merging
+    assert step_using(merge, "github/codeql-action/upload-sarif")["with"]["sarif_file"] == "golive.sarif"
+    assert step_using(merge, "actions/upload-artifact")["with"]["path"] == "golive.html"
+
+
+def test_the_org_audit_assumes_one_role_per_account():
+    workflow = load("golive-org-audit.yml")
+    call = triggers(workflow)["workflow_call"]
+    assert {"accounts", "hub-role-arn", "max-parallel"} <= set(call["inputs"]) and "external-id" in call["secrets"]
+    audit = workflow["jobs"]["audit"]
+    assert audit["strategy"]["matrix"]["target"] == "${{ fromJSON(inputs.accounts) }}"
+    assert audit["strategy"]["max-parallel"] == "${{ inputs.max-parallel }}"
+    assert audit["permissions"] == {"contents": "read", "id-token": "write"}
+    assert step_using(audit, "aws-actions/configure-aws-credentials")["with"]["role-to-assume"] == \
+        "${{ inputs.hub-role-arn }}"
+    [run] = [s["run"] for s in steps(audit) if "golive audit" in str(s.get("run", ""))]
+    assert '--role-arn "$ROLE_ARN"' in run and "--external-id" in run
+    assert audit["env"]["ROLE_ARN"] == "${{ matrix.target.role_arn }}"
+    [merging] = [s["run"] for s in steps(workflow["jobs"]["merge"]) if "golive merge" in str(s.get("run", ""))]
+    assert [m.group(1) for line in merging.splitlines() if (m := MERGE.search(line.strip()))] == \
+        ["markdown", "junit", "html"]
+
+
+@pytest.mark.parametrize("name", ORG)
+def test_the_golive_commands_of_the_org_workflows_parse(name):
+    for command in golive_commands(load(name)):
+        words = shlex.split(command.split("||")[0])
+        words = [w for w in words[words.index("golive") + 1:] if w != "$@"]
+        if words[0] == "merge":
+            continue  # `golive merge` (issue 16 point 1) is checked against MERGE above
+        _parser().parse_args(words)
+
+
+def _step_script(workflow: str, job: str, needle: str) -> str:
+    [run] = [s["run"] for s in steps(load(workflow)["jobs"][job]) if needle in str(s.get("run", ""))]
+    return run.replace(".golive/.venv/bin/python", sys.executable)
+
+
+def _bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, **env})
+
+
+def test_the_org_checks_scripts_discover_a_tree_and_check_a_stack(tmp_path):
+    """The discover and check steps' own shell, run here as the runner runs them: a checkout of the
+    organization's repository in project/ (two projects, three stacks) and golive in .golive."""
+    plain = ROOT / "tests" / "fixtures" / "programs" / "cio_plain"
+    shutil.copytree(plain, tmp_path / "project" / "infra" / "mail")
+    shutil.copytree(plain, tmp_path / "project" / "infra" / "nested" / "mail2")
+    (tmp_path / "project" / "infra" / "nested" / "mail2" / "Pulumi.staging.yaml").unlink()
+    (tmp_path / ".golive").symlink_to(ROOT)
+    output = tmp_path / "github-output"
+    done = _bash(_step_script("golive-org-check.yml", "discover", "golive stacks"), tmp_path, TREE="infra",
+                 GITHUB_OUTPUT=str(output))
+    assert done.returncode == 0, done.stderr
+    found = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert found["count"] == "3"
+    matrix = json.loads(found["matrix"])
+    assert [(m["dir"], m["stack"]) for m in matrix] == [
+        ("mail", "production"), ("mail", "staging"), ("nested/mail2", "production")]
+
+    config = tmp_path / "project" / "platform" / "policy-config.json"
+    config.parent.mkdir()
+    config.write_text("{}")
+    done = _bash(_step_script("golive-org-check.yml", "check", "golive check"), tmp_path,
+                 DIR="infra/" + matrix[2]["dir"], STACK=matrix[2]["stack"], NAME="golive-2-production",
+                 PACK_CONFIG="platform/policy-config.json", GITHUB_OUTPUT=str(output))
+    assert done.returncode == 0, done.stderr
+    reports = tmp_path / "reports"
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "golive-2-production.json", "golive-2-production.sarif", "golive-2-production.status"]
+    report = json.loads((reports / "golive-2-production.json").read_text())
+    assert report["packConfig"]["file"] == "project/platform/policy-config.json"
+    status = (reports / "golive-2-production.status").read_text()
+    assert status.rstrip("\n").split("\t") == ["infra/nested/mail2", "production", "0"]
+    assert output.read_text().splitlines()[-1] in ("status=0", "status=1")
