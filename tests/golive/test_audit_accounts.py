@@ -61,14 +61,22 @@ def test_the_audit_assumes_the_role_once_and_sees_the_other_accounts_stack(elsew
     [assumed] = assumed_roles(elsewhere.aws.url)
     assert (assumed["role_arn"], assumed["external_id"], assumed["session_name"]) == (
         ROLE, "platform-7f3a", "golive-audit-production")
-    for value in (assumed["access_key_id"], assumed["secret_access_key"], assumed["session_token"]):
+    # The report says whose credentials it read with, for a merged view of many accounts: never the ID.
+    assert report["aws"] == {"roleArn": ROLE, "roleSessionName": "golive-audit-production", "account": ACCOUNT}
+    for value in (assumed["access_key_id"], assumed["secret_access_key"], assumed["session_token"],
+                  "platform-7f3a"):
         assert value not in out + err
+    code, out, _ = run(capsys, elsewhere.argv("audit", "--role-arn", ROLE, "--format", "text"))
+    assert code == 0 and out.startswith(f"golive audit: stack production (environment production, region us, "
+                                        f"as {ROLE})\n")
 
 
 def test_without_the_role_the_runners_own_account_has_nothing_to_audit(elsewhere, capsys):
     code, out, _ = run(capsys, elsewhere.argv("audit"))
-    failing = by_status(json.loads(out), "FAIL")
+    report = json.loads(out)
+    failing = by_status(report, "FAIL")
     assert code == 1 and {"site-id secret", "rollout flag", "alert topic"} <= set(failing)
+    assert "aws" not in report  # the environment's credentials: the report names no identity
     assert assumed_roles(elsewhere.aws.url) == []
 
 
@@ -97,7 +105,8 @@ def test_a_named_profile_audits_the_account_its_keys_belong_to(elsewhere, capsys
     monkeypatch.delenv("MOTO_ACCOUNT_ID")
     _profile(tmp_path, monkeypatch, "account-b", key)
     code, out, err = run(capsys, elsewhere.argv("audit", "--profile", "account-b"))
-    assert (code, by_status(json.loads(out), "FAIL")) == (0, {}), err
+    report = json.loads(out)
+    assert (code, by_status(report, "FAIL"), report["aws"]) == (0, {}, {"profile": "account-b"}), err
     assert key["SecretAccessKey"] not in out + err
 
 

@@ -21,10 +21,27 @@ def summary(results: Sequence[AuditResult]) -> dict[str, int]:
             "skip": counts[Status.SKIP]}
 
 
+def identity(target: AuditTarget) -> dict[str, str] | None:
+    """Whose AWS credentials the checks used, when the command line chose them (--profile, --role-arn):
+    a report of many accounts' audits says which account each one read. Never the external ID."""
+    who = target.endpoints.identity
+    if not (who.profile or who.role_arn):
+        return None
+    found = {"profile": who.profile, "roleArn": who.role_arn, "roleSessionName": who.session_name,
+             "account": who.credentials.account if who.credentials else None}
+    return {key: value for key, value in found.items() if value}
+
+
 def text(target: AuditTarget, results: Sequence[AuditResult], command: str) -> str:
     counts = summary(results)
     verdict = "FAILED" if counts["fail"] else "passed"
-    lines = [f"golive {command}: stack {target.stack} (environment {target.environment}, region {target.region})", ""]
+    who = identity(target)
+    acting = ""
+    if who:
+        acting = (f", as {who['roleArn']}" if "roleArn" in who else "") + \
+                 (f", profile {who['profile']}" if "profile" in who else "")
+    lines = [f"golive {command}: stack {target.stack} (environment {target.environment}, region {target.region}"
+             f"{acting})", ""]
     lines += [r.line() for r in results]
     skips = f", {counts['skip']} skipped" if counts["skip"] else ""
     lines += ["", f"Summary: {counts['pass']} passed, {counts['warn']} warnings, {counts['fail']} failed{skips}: "
@@ -38,6 +55,7 @@ def as_json(target: AuditTarget, results: Sequence[AuditResult], command: str) -
         "stack": target.stack,
         "environment": target.environment,
         "region": target.region,
+        **({"aws": who} if (who := identity(target)) else {}),
         "checks": [{"name": r.name, "status": r.status.value, "detail": r.detail, "section": r.section,
                     "policy": r.policy or None} for r in results],
         "summary": summary(results),
