@@ -33,6 +33,7 @@ $(PACK_VENV)/.installed: policies/requirements.txt
 GO ?= go
 ACTIONLINT_VERSION := v1.7.12
 $(VENV)/.actionlint-$(ACTIONLINT_VERSION): $(VENV)/.installed
+	rm -f $(BIN)/actionlint  # an older one (e.g. a pip wheel's script) would stop go install
 	GOBIN="$(abspath $(BIN))" GOFLAGS=-mod=mod $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
