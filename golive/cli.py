@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from golive.errors import GoliveError
 from golive.packfolder import PACK_DIR as DEFAULT_PACK
 
-FORMATS = ("text", "json", "sarif", "junit", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "markdown", "html")
 
 
 DESCRIPTION = ("The Customer.io go-live checklist as a Pulumi policy pack: check a program or a stack's state "
@@ -36,6 +36,7 @@ COMMAND_HELP: dict[str, str] = {
     "audit": "verify the deployed setup against the checklist (AWS, live DNS, Customer.io)",
     "smoke": "the fast subset of the audit: can the stored keys reach Customer.io's Track and App APIs",
     "rollout": "the staged rollout flag: status, advance, rollback, set STAGE, history",
+    "merge": "merge the JSON reports of many stacks (check, audit) into one report in any format",
 }
 
 
@@ -84,8 +85,17 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 def _declare_check(check: argparse.ArgumentParser) -> None:
     check.add_argument("program_dir", nargs="?", default=None,
                        help="folder holding Pulumi.yaml (default: .; with --state, only for the stack's config)")
-    check.add_argument("--stack", "-s",
-                       help="stack name; config comes from Pulumi.<stack>.yaml (with --state: optional, must agree)")
+    check.add_argument("--stack", "-s", action="append",
+                       help="stack name; config comes from Pulumi.<stack>.yaml (with --state: optional, must agree). "
+                            "Repeated, or a pattern (prod*, project/*): each matching stack, one merged report")
+    check.add_argument("--all-stacks", action="store_true",
+                       help="check every stack of every Pulumi project under the folder (recursively) and every "
+                            "--state file, in parallel, into one merged report; exit 2 if any could not be checked, "
+                            "else 1 if any has a mandatory finding")
+    check.add_argument("--jobs", "-j", type=int, metavar="N",
+                       help="stacks checked at once with --all-stacks (default: the cores golive may use)")
+    check.add_argument("--compare", metavar="PREV.json",
+                       help="a previous JSON report (one stack's or merged): say what is new, fixed and unchanged")
     check.add_argument("--policy-pack", default=str(DEFAULT_PACK), help="policy pack folder (default: policies/)")
     check.add_argument("--policy-pack-config", help="JSON file as for pulumi preview --policy-pack-config")
     check.add_argument("--format", choices=FORMATS, default="text")
@@ -124,6 +134,12 @@ def _declare_waivers(waivers: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", help="every waiver in the file with its status today")
     listing.add_argument("--policy-pack-config", default="policy-config.json", metavar="FILE", help=file_help)
     listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("--tree", metavar="DIR",
+                         help="every pack config under DIR instead: each waiver, the stacks it covers, expired and "
+                              "stale first")
+    listing.add_argument("--report", dest="reports", action="append", metavar="REPORT.json",
+                         help="with --tree: a golive check JSON report (one stack's or merged), to tell the stacks "
+                              "each waiver hides findings in and where it is stale (repeatable)")
     add = actions.add_parser("add", help="add a waiver to a policy (a reason, an owner, at most 90 days)")
     add.add_argument("policy", metavar="POLICY")
     # Not required by argparse: golive says what is missing in one line, as for any other bad waiver.
@@ -199,6 +215,12 @@ def _declare_smoke(smoke: argparse.ArgumentParser) -> None:
     add_arguments(smoke, smoke=True)
 
 
+def _declare_merge(merge: argparse.ArgumentParser) -> None:
+    from golive.adoption.fleet import add_merge_arguments
+
+    add_merge_arguments(merge)
+
+
 def _declare_rollout(rollout: argparse.ArgumentParser) -> None:
     from golive.operations.rollout.command import add_arguments
 
@@ -209,7 +231,7 @@ _DECLARE: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "check": _declare_check, "stacks": _declare_stacks, "policies": _declare_policies, "explain": _declare_explain,
     "waivers": _declare_waivers,
     "fingerprints": _declare_fingerprints, "credentials": _declare_credentials, "audit": _declare_audit,
-    "smoke": _declare_smoke, "rollout": _declare_rollout,
+    "smoke": _declare_smoke, "rollout": _declare_rollout, "merge": _declare_merge,
 }
 
 
@@ -280,7 +302,8 @@ def run() -> None:
 def _check(args: argparse.Namespace) -> int:
     from golive.adoption import check  # imported per command: `check` should not pay for boto3, nor `--help` for gRPC
 
-    fields = check.CheckOptions.__slots__  # the command line's edge: below it, check takes options
+    # The command line's edge: below it, check takes options (compare_report is read from --compare).
+    fields = [name for name in check.CheckOptions.__slots__ if name != "compare_report"]
     return check.run(check.CheckOptions(**{name: getattr(args, name) for name in fields}))
 
 
@@ -318,6 +341,12 @@ def _rollout(args: argparse.Namespace) -> int:
     return command.run(args)
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from golive.adoption import fleet
+
+    return fleet.merge(args)
+
+
 def _waivers(args: argparse.Namespace) -> int:
     from golive.adoption import waivers
 
@@ -338,4 +367,4 @@ def _policies(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"check": _check, "stacks": _stacks, "policies": _policies, "explain": _explain, "waivers": _waivers,
              "fingerprints": _fingerprints, "credentials": _credentials, "audit": _audit, "smoke": _smoke,
-             "rollout": _rollout}
+             "rollout": _rollout, "merge": _merge}

@@ -38,16 +38,18 @@ class CheckOptions:
     line's options (the same names), `json_report` one for `golive waivers check`.
     (A plain class: a dataclass would cost every `golive check` its start-up.)"""
 
-    __slots__ = ("baseline", "config", "format", "invoke_results", "output", "policy_pack", "policy_pack_config",
-                 "program_dir", "stack", "state", "timeout", "write_baseline")
+    __slots__ = ("all_stacks", "baseline", "compare", "compare_report", "config", "format", "invoke_results", "jobs",
+                 "output", "policy_pack", "policy_pack_config", "program_dir", "stack", "state", "timeout",
+                 "write_baseline")
 
-    def __init__(self, *, policy_pack: str, program_dir: str | None = None, stack: str | None = None,
+    def __init__(self, *, policy_pack: str, program_dir: str | None = None, stack: str | Sequence[str] | None = None,
                  policy_pack_config: str | None = None, format: str = "text", output: str | None = None,
                  config: Sequence[str] = (), invoke_results: str | None = None, timeout: float = 300.0,
                  state: str | Sequence[str] | None = None, baseline: str | None = None,
-                 write_baseline: str | None = None) -> None:
+                 write_baseline: str | None = None, all_stacks: bool = False, jobs: int | None = None,
+                 compare: str | None = None) -> None:
         self.program_dir = program_dir  # None: "."; with --state, only for the stack's config
-        self.stack = stack
+        self.stack = stack  # one name, or names and patterns (several stacks: one merged report)
         self.policy_pack = policy_pack
         self.policy_pack_config = policy_pack_config
         self.format = format
@@ -58,10 +60,27 @@ class CheckOptions:
         self.state = state  # `pulumi stack export` file(s) to check instead of running the program
         self.baseline = baseline
         self.write_baseline = write_baseline
+        self.all_stacks = all_stacks  # every stack of every project under program_dir
+        self.jobs = jobs  # stacks checked at once (None: the cores golive may use)
+        self.compare = compare  # a previous JSON report: what is new, fixed and unchanged
+        self.compare_report = None  # that report, read before the run
 
 
 def run(options: CheckOptions) -> int:
-    """`golive check`: the report to `options.output` or standard output."""
+    """`golive check`: the report to `options.output` or standard output; several stacks (patterns,
+    --all-stacks) go to golive.adoption.fleet, one process each, into one merged report."""
+    stack = options.stack
+    stacks = list(stack) if isinstance(stack, list | tuple) else [stack] if stack else []
+    from golive.adoption import fleet
+
+    if fleet.is_many(options, stacks):
+        return fleet.check_many(options, stacks)
+    options.stack = stacks[0] if stacks else None
+    if options.compare:
+        if options.format != "html":
+            raise UsageError("--compare: the changes against a previous report show in --format html (or, "
+                             "with --all-stacks, in every format)")
+        options.compare_report = fleet.previous_report(options.compare)  # a bad file is refused before the run
     return _run(options, None)
 
 
@@ -126,7 +145,7 @@ def _run(args: CheckOptions, write: Callable[[str], None] | None) -> int:
             result, saved = _baseline(args, result, baseline, notes)
             if saved is not None:
                 written.append((baseline_to[0], saved))
-        report = render(args.format, result)
+        report = _html(args, result) if args.format == "html" else render(args.format, result)
         if notes:
             report = _annotate(args.format, report, notes)
         if write is not None:
@@ -143,6 +162,17 @@ def _run(args: CheckOptions, write: Callable[[str], None] | None) -> int:
         # --baseline too, the findings it did not hide are not written, and count as usual.)
         return 0
     return result.exit_code()
+
+
+def _html(args: argparse.Namespace, result: CheckResult) -> str:
+    """The review page of one stack, with the changes against --compare when given."""
+    from golive.analysis.report import html, merged
+
+    report = merged.MergedReport([html.stack_report(result, args.program_dir or result.program_dir)])
+    previous = getattr(args, "compare_report", None)
+    if previous is not None:
+        report.compare(previous, args.compare)
+    return html.render_merged(report)
 
 
 _Run = tuple["ResourceGraph", "AnalyzerSession", "list[Diagnostic]", threading.Thread]
