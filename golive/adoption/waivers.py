@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -141,6 +142,10 @@ def list_rows(data: Mapping[str, Any], today: date) -> list[dict[str, Any]]:
 
 
 def _list(args: argparse.Namespace) -> int:
+    if getattr(args, "tree", None):
+        return _list_tree(args)
+    if getattr(args, "reports", None):
+        raise WaiverInputError("--report: tells which stacks the waivers of a tree hide findings in; give --tree DIR")
     data = read_config(args.policy_pack_config)
     check_policy_names(data, args.policy_pack_config)
     now = today()
@@ -159,6 +164,129 @@ def _list(args: argparse.Namespace) -> int:
     print("\n".join(_table(rows, columns)))
     print(f"Summary: {', '.join(f'{n} {s}' for s, n in counts.items() if n)}. Stale ones show only in a run: "
           "golive waivers check --stack NAME.")
+    return 0
+
+
+# --- list --tree: every pack config of an organization's tree ----------------------------------------
+
+# Worst first: what to renew or remove comes before what runs its course.
+TREE_ORDER = {"expired": 0, "stale": 1, "invalid": 2, "active": 3}
+_CONFIG_LIMIT = 1 << 20  # a pack config is small; larger JSON files (state exports) are not read
+
+
+def find_pack_configs(root: Path) -> list[Path]:
+    """The pack config files under `root`: JSON objects whose keys are all policies of the pack (or `all`)."""
+    from golive.adoption.fleet import SKIP_DIRS
+
+    found = []
+    for folder, dirs, files in os.walk(root):
+        if "pyvenv.cfg" in files:
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(f for f in files if f.endswith(".json")):
+            path = Path(folder, name)
+            try:
+                if path.stat().st_size > _CONFIG_LIMIT:
+                    continue
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data and all(k == "all" or k in catalog.POLICY_BY_NAME for k in data):
+                found.append(path)
+    return found
+
+
+def _scope(config: Path, projects: Sequence[tuple[str, Path]]) -> list[str]:
+    """The stacks a config file is for: those of the projects under its folder, or, when none is (the
+    platform team's file kept apart from the programs), every stack of the tree."""
+    folder = config.parent.resolve()
+    inside = [key for key, where in projects if where.resolve().is_relative_to(folder)]
+    return inside or [key for key, _ in projects]
+
+
+def tree_rows(root: Path, reports: Sequence[Any], today: date) -> list[dict[str, Any]]:
+    """Every waiver of every pack config under `root`: its status, the stacks of the tree it covers and,
+    from the reports given (StackReports), the stacks it hides findings in and those where it is stale."""
+    from golive.adoption.fleet import discover
+    from golive.analysis.report.merged import MergedReport
+
+    targets, _ = discover(str(root), (), recursive=True)
+    names = [t.key for t in targets]
+    # Two projects of one name: their folder tells their stacks apart, as in a merged report.
+    projects = [(t.key if names.count(t.key) == 1 else f"{t.key} ({t.program_dir})", Path(t.program_dir))
+                for t in targets]
+    reports = MergedReport(list(reports)).stacks
+    rows: list[dict[str, Any]] = []
+    for config in find_pack_configs(root):
+        data = json.loads(config.read_text(encoding="utf-8"))
+        shown = os.path.relpath(config) if not os.path.relpath(config).startswith("..") else str(config)
+        scope = _scope(config, projects)
+        checked = [r for r in reports if r.document is not None and r.command == "check"
+                   and (not r.source or r.key in scope or f"{r.project}/{r.stack}" in scope)]
+        per_stack = {r.key: evaluate_run(data, r.document, today) for r in checked}
+        for row in list_rows(data, today):
+            row["file"] = shown
+            if row["status"] == "invalid" and not row["owner"]:
+                rows.append({**row, "covers": [], "hides": {}, "staleIn": []})
+                continue
+            waiver = rules.Waiver(row["policy"], row["waiver"], row["reason"], row["owner"],
+                                  date.fromisoformat(row["expires"]), tuple(row["stacks"]), tuple(row["resources"]))
+            row["covers"] = [key for key in scope if waiver.for_stack(key.split(" (", 1)[0].split("/", 1)[-1])]
+            hides: dict[str, int] = {}
+            stale: list[str] = []
+            for key, verdicts in per_stack.items():
+                mine = next((v for v in verdicts if v["policy"] == row["policy"] and v["waiver"] == row["waiver"]),
+                            None)
+                if mine is None:
+                    continue
+                if mine.get("waived"):
+                    hides[key] = mine["waived"]
+                elif mine["status"] == "stale":
+                    stale.append(key)
+            row["hides"] = hides
+            row["staleIn"] = stale
+            if row["status"] == "active" and stale and not hides:
+                row["status"] = "stale"
+                row["detail"] = f"hides no finding in {', '.join(stale)}; {row['detail']}"
+            rows.append(row)
+    rows.sort(key=lambda r: (TREE_ORDER.get(r["status"], 9), r["expires"] or "9999", r["file"], r["policy"]))
+    return rows
+
+
+def _list_tree(args: argparse.Namespace) -> int:
+    from golive.analysis.report import merged
+
+    root = Path(args.tree)
+    if not root.is_dir():
+        raise WaiverInputError(f"--tree {args.tree}: not a folder")
+    reports = []
+    for path in args.reports or ():
+        try:
+            reports += merged.read(path)
+        except merged.ReportError as err:
+            raise WaiverInputError(f"--report {err}") from None
+    now = today()
+    rows = tree_rows(root, reports, now)
+    if args.format == "json":
+        _write({"tree": args.tree, "today": now.isoformat(), "reports": list(args.reports or ()), "waivers": rows},
+               None)
+        return 0
+    if not rows:
+        print(f"{args.tree}: no waivers in any pack config.")
+        return 0
+    for row in rows:
+        row["where"] = (", ".join(f"{k} ({_findings(n)})" for k, n in row["hides"].items()) if row["hides"]
+                        else f"covers {', '.join(row['covers']) or 'no stack of the tree'}")
+    print(f"Waivers under {args.tree}, today {now.isoformat()} (UTC), expired and stale first:")
+    columns = [("status", "STATUS"), ("expires", "EXPIRES"), ("detail", "WHEN"), ("policy", "POLICY"),
+               ("waiver", "WAIVER"), ("owner", "OWNER"), ("file", "FILE"), ("where", "HIDES FINDINGS IN"),
+               ("reason", "REASON")]
+    print("\n".join(_table(rows, columns)))
+    counts = {s: sum(r["status"] == s for r in rows) for s in TREE_ORDER}
+    hint = "" if reports else " Stale ones and the findings each hides show with --report (golive check --all-stacks " \
+                              "--format json)."
+    print(f"Summary: {', '.join(f'{n} {s}' for s, n in counts.items() if n)}.{hint}")
     return 0
 
 
