@@ -4,7 +4,7 @@ VENV := .venv
 PACK_VENV := policies/venv
 BIN := $(VENV)/bin
 
-.PHONY: setup nsd check test lint bench clean
+.PHONY: setup nsd chromium check test lint bench clean
 
 $(VENV)/.installed: requirements.txt policies/requirements.txt pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,10 +47,18 @@ nsd:
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nsd; }
 
+# The review page's browser tests (tests/golive/test_fleet.py) drive Debian's headless Chromium through
+# Playwright (pinned in requirements.txt); Playwright's own browser download is never used.
+chromium:
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || { \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
 check: setup
 	$(BIN)/python -m golive check . --stack production
 
-test: setup nsd
+test: setup nsd chromium
 	$(BIN)/python -m ruff check .
 	$(BIN)/lint-imports --no-cache  # the import layers of pyproject.toml's [tool.importlinter]
 	$(BIN)/python -m pytest -q
