@@ -9,6 +9,9 @@
    slower than the slowest check alone plus 20%.
 5. `should_use_cio` against bare `hashlib.md5(id).digest()` over the same ids (bench/rollout.py).
    Goal: at most 1.6x.
+6. `golive check --all-stacks` over 200 generated stacks vs 200 separate `golive check` runs, its peak
+   memory, and the merged report's size and render time per format (bench/fleet.py;
+   GOLIVE_BENCH_STACKS=N for fewer stacks).
 """
 
 from __future__ import annotations
@@ -128,7 +131,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--resources", type=int, default=5000)
-    parser.add_argument("--only", choices=("check", "pack", "audit", "rollout"))
+    parser.add_argument("--only", choices=("check", "pack", "audit", "rollout", "fleet"))
     args = parser.parse_args()
     os.chdir(ROOT)
     if args.only in (None, "check"):
@@ -143,6 +146,10 @@ def main() -> int:
         from bench.rollout import bench_should_use_cio
 
         bench_should_use_cio(args.repeat)
+    if args.only in (None, "fleet"):
+        from bench.fleet import bench_fleet
+
+        bench_fleet()
     return 0
 
 
