@@ -1,7 +1,7 @@
 """Reporters: each a pure function CheckResult -> str, registered by format name."""
 
 # Imported for their registrations.
-from golive.analysis.report import html, jsonreport, junit, markdown, sarif, text  # noqa: F401
+from golive.analysis.report import jsonreport, junit, markdown, sarif, text  # noqa: F401
 from golive.analysis.report.base import (
            ANSWERED,
            Renderer,

@@ -10,6 +10,9 @@ is new, fixed or unchanged.
 
 Every string from a report (resource names, messages, reasons: a program or a pack chose them) is
 HTML-escaped where it is written; the script only shows and hides rows, never writes markup.
+
+Not one of the per-result renderers of `report.render`: the page is a merged report's, of one stack or
+many, and `golive check --format html` builds it through `stack_report`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from golive.analysis.findings import CheckResult
-from golive.analysis.report.base import display_type, plural, register
+from golive.analysis.report.base import display_type, plural
 
 if TYPE_CHECKING:
     from golive.analysis.report.merged import MergedReport, Row, StackReport
@@ -247,9 +250,3 @@ def stack_report(result: CheckResult, source: str = "") -> StackReport:
     return StackReport(result.project, result.stack, source or result.program_dir, "check",
                        jsonreport.document(result))
 
-
-@register("html")
-def render(result: CheckResult) -> str:
-    from golive.analysis.report.merged import MergedReport
-
-    return render_merged(MergedReport([stack_report(result)]))
