@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from golive import cli
-from golive.adoption import fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAIN = ROOT / "tests" / "fixtures" / "programs" / "cio_plain"
@@ -154,6 +153,8 @@ def test_bad_arguments_for_many_stacks_are_one_line(tree, argv, needle, capsys):
 
 
 def test_jobs_default_to_the_cores_golive_may_run_on_and_bound_the_processes(monkeypatch):
+    from golive.adoption import fleet
+
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5})
     assert fleet.default_jobs() == 3
     running, most = 0, 0
