@@ -455,3 +455,28 @@ def test_golive_check_writes_the_review_page_of_one_stack_with_its_changes(tmp_p
     rows = [line for line in page.splitlines() if line.startswith('<tr class="finding')]
     assert [(f'data-policy="{ROTATION}"' in r, 'data-change="new"' in r) for r in rows] == [
         (True, True), (False, False)]
+
+
+def test_merge_reads_an_audits_junit_as_its_json(tmp_path, capsys):
+    from golive.operations.audit import report as audit_report
+    from golive.operations.audit.result import failed, passed, skipped, warned
+
+    target = type("Target", (), {"stack": "production", "environment": "production", "region": "us"})()
+    results = [passed("track-api", "answered 200", "§1"), warned("dmarc", "p=none", "§4"),
+               failed("spf", "no SPF record at cio1.example.com", "§4"), skipped("smoke", "--skip smoke", "§6")]
+    junit_file, json_file = tmp_path / "audit.xml", tmp_path / "audit.json"
+    junit_file.write_text(audit_report.junit(target, results, "audit"))
+    json_file.write_text(audit_report.as_json(target, results, "audit"))
+    code, out, _ = run_cli(["merge", str(junit_file), "--format", "json"], capsys)
+    [from_junit] = json.loads(out)["stacks"]
+    [from_json] = json.loads(run_cli(["merge", str(json_file), "--format", "json"], capsys)[1])["stacks"]
+    assert code == 0 and from_junit["status"] == from_json["status"] == "fail"
+    strip = ("environment", "region")
+    assert [{k: v for k, v in c.items() if k != "policy"} for c in from_junit["report"]["checks"]] == [
+        {k: v for k, v in c.items() if k != "policy"} for c in from_json["report"]["checks"]]
+    assert {k: v for k, v in from_junit["report"].items() if k not in (*strip, "checks")} == {
+        k: v for k, v in from_json["report"].items() if k not in (*strip, "checks")}
+    check_junit = tmp_path / "check.xml"
+    check_junit.write_text('<?xml version="1.0"?><testsuites><testsuite name="golive-customerio@v0.1.0"/></testsuites>')
+    code, _, err = run_cli(["merge", str(check_junit)], capsys)
+    assert code == 2 and "not a golive audit JUnit report" in err

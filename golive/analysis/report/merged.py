@@ -6,6 +6,8 @@ could not be checked. Check reports are read back into a `CheckResult`, so each 
 JUnit suite are what its own `golive check` would write; what only a merged report has (the stacks ×
 policies summary, the changes against a previous report) is built here.
 
+Audit reports come as `golive audit|smoke --format json` writes them, or as its JUnit (read back into the
+same checks, without the policy each bounds).
 - json: {"kind": "golive-merged-report", "version": 1, "stacks": [{project, stack, source, command,
   status, error, report}], "summary": {...}, "exitCode": 0|1|2} and, with a previous report, "changes".
 - sarif: one run per stack (check runs as the stack's own; audit runs with a result per failed or
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -307,12 +310,50 @@ def from_document(doc: Any, name: str) -> list[StackReport]:
 def read(path: str) -> list[StackReport]:
     try:
         with open(path, encoding="utf-8") as handle:
-            doc = json.load(handle)
-    except OSError as err:
-        raise ReportError(f"{path}: cannot read: {err.strerror or err}") from None
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ReportError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+    if text.lstrip().startswith("<"):
+        return [audit_from_junit(text, path)]
+    try:
+        doc = json.loads(text)
     except ValueError as err:
         raise ReportError(f"{path}: not JSON: {err}") from None
     return from_document(doc, path)
+
+
+_AUDIT_SUITE = re.compile(r"golive (?P<command>audit|smoke) (?P<stack>\S+)")
+_STATUS_OUT = re.compile(r"\[(?P<status>PASS|WARN)\] (?P<detail>.*)", re.DOTALL)
+
+
+def audit_from_junit(text: str, name: str) -> StackReport:
+    """`golive audit|smoke --format junit` read back as its JSON report (the policy of each check is not in it)."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as err:
+        raise ReportError(f"{name}: not XML: {err}") from None
+    suites = list(root.iter("testsuite"))
+    match = _AUDIT_SUITE.fullmatch(suites[0].get("name", "")) if len(suites) == 1 else None
+    if match is None:
+        raise ReportError(f"{name}: not a golive audit JUnit report (a check's JUnit cannot be merged: merge its "
+                          "--format json report)")
+    checks = []
+    for case in suites[0].iter("testcase"):
+        failure, skipped, out = case.find("failure"), case.find("skipped"), case.find("system-out")
+        if failure is not None:
+            status, detail = "FAIL", failure.get("message", "")
+        elif skipped is not None:
+            status, detail = "SKIP", skipped.get("message", "")
+        elif out is not None and (said := _STATUS_OUT.fullmatch(out.text or "")):
+            status, detail = said["status"], said["detail"]
+        else:
+            status, detail = "PASS", ""
+        checks.append({"name": case.get("name", ""), "status": status, "detail": detail,
+                       "section": case.get("classname", ""), "policy": None})
+    summary = {key: sum(c["status"] == key.upper() for c in checks) for key in ("pass", "warn", "fail", "skip")}
+    doc = {"command": match["command"], "stack": match["stack"], "environment": "", "region": "", "checks": checks,
+           "summary": summary}
+    return StackReport("", match["stack"], "", match["command"], doc)
 
 
 # --- formats ---------------------------------------------------------------------------------------
