@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -139,21 +140,37 @@ def _command(target: Target, args: argparse.Namespace, output: str) -> list[str]
     return cmd
 
 
+# The checks running now: each in a session of its own (so a stack's timeout ends its program and pack
+# too), which also keeps a terminal's Ctrl-C from reaching them; run_all ends them itself.
+_RUNNING: set[subprocess.Popen[str]] = set()
+_LOCK = threading.Lock()
+_STOPPED = threading.Event()
+
+
 def check_one(target: Target, args: argparse.Namespace, output: str) -> merging.StackReport:
     """One stack's `golive check --format json`, in a process of its own; its failure is its report's error."""
     import json
 
     source = target.state or target.program_dir
     report = merging.StackReport(target.project, target.stack, source)
-    process = subprocess.Popen(_command(target, args, output), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    with _LOCK:
+        if _STOPPED.is_set():
+            report.error = "not checked: the run was interrupted"
+            return report
+        process = subprocess.Popen(_command(target, args, output), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+        _RUNNING.add(process)
     try:
         _, err = process.communicate(timeout=args.timeout + _GRACE)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the check and whatever it started
+        _kill(process)
         process.communicate()
         report.error = f"golive check did not end within {args.timeout + _GRACE:.0f} s"
         return report
+    finally:
+        with _LOCK:
+            _RUNNING.discard(process)
     if process.returncode in (0, 1) and os.path.exists(output):
         with open(output, encoding="utf-8") as handle:
             report.document = json.load(handle)
@@ -171,11 +188,28 @@ def check_one(target: Target, args: argparse.Namespace, output: str) -> merging.
     return report
 
 
+def _kill(process: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # the check and whatever it started
+    except ProcessLookupError:  # it had ended
+        pass
+
+
 def run_all(targets: Sequence[Target], args: argparse.Namespace, jobs: int) -> list[merging.StackReport]:
-    with tempfile.TemporaryDirectory(prefix="golive-stacks-") as folder, \
-            ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets) or 1))) as pool:
-        return list(pool.map(lambda i: check_one(targets[i], args, os.path.join(folder, f"{i}.json")),
-                             range(len(targets))))
+    with tempfile.TemporaryDirectory(prefix="golive-stacks-") as folder:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets) or 1)))
+        try:
+            return list(pool.map(lambda i: check_one(targets[i], args, os.path.join(folder, f"{i}.json")),
+                                 range(len(targets))))
+        except BaseException:  # Ctrl-C: no check is left running, and none starts
+            pool.shutdown(wait=False, cancel_futures=True)
+            with _LOCK:
+                _STOPPED.set()
+                for process in list(_RUNNING):
+                    _kill(process)
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
 
 def check_many(args: argparse.Namespace, stacks: Sequence[str]) -> int:
