@@ -23,6 +23,7 @@ merged reports, into one in any format. It exits 0 once the report is written (2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import os
 import signal
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -164,7 +166,7 @@ def check_one(target: Target, args: argparse.Namespace, output: str) -> merging.
     try:
         _, err = process.communicate(timeout=args.timeout + _GRACE)
     except subprocess.TimeoutExpired:
-        _kill(process)
+        _stop([process])
         process.communicate()
         report.error = f"golive check did not end within {args.timeout + _GRACE:.0f} s"
         return report
@@ -188,11 +190,22 @@ def check_one(target: Target, args: argparse.Namespace, output: str) -> merging.
     return report
 
 
-def _kill(process: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # the check and whatever it started
-    except ProcessLookupError:  # it had ended
-        pass
+_STOP_GRACE = 5.0
+
+
+def _stop(processes: Sequence[subprocess.Popen[str]]) -> None:
+    """End checks as Ctrl-C ends one: it then ends its program and pack (each in a session of its own,
+    out of reach of a signal to the check's group); whatever has not ended after a while is killed."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + _STOP_GRACE
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def run_all(targets: Sequence[Target], args: argparse.Namespace, jobs: int) -> list[merging.StackReport]:
@@ -205,8 +218,8 @@ def run_all(targets: Sequence[Target], args: argparse.Namespace, jobs: int) -> l
             pool.shutdown(wait=False, cancel_futures=True)
             with _LOCK:
                 _STOPPED.set()
-                for process in list(_RUNNING):
-                    _kill(process)
+                running = list(_RUNNING)
+            _stop(running)
             raise
         finally:
             pool.shutdown(wait=True)

@@ -480,3 +480,15 @@ def test_merge_reads_an_audits_junit_as_its_json(tmp_path, capsys):
     check_junit.write_text('<?xml version="1.0"?><testsuites><testsuite name="golive-customerio@v0.1.0"/></testsuites>')
     code, _, err = run_cli(["merge", str(check_junit)], capsys)
     assert code == 2 and "not a golive audit JUnit report" in err
+
+
+def test_a_program_that_hangs_is_ended_and_reported_and_the_others_are_not_held_up(tmp_path, capsys):
+    shutil.copytree(ROOT / "tests" / "fixtures" / "programs" / "hanging", tmp_path / "hanging")
+    project(tmp_path / "shop", "shop", {"staging": ""})
+    code, out, err = run_cli(["check", str(tmp_path), "--all-stacks", "--timeout", "3", "--format", "json"], capsys)
+    stacks = by_key(json.loads(out))
+    assert code == 2
+    assert stacks["shop/staging"]["status"] == "pass"
+    [hanging] = [s for k, s in stacks.items() if k != "shop/staging"]
+    assert hanging["status"] == "error" and "3" in hanging["error"], hanging["error"]
+    assert err.count("golive: error: ") == 1
