@@ -107,7 +107,8 @@ def _run(args: CheckOptions, write: Callable[[str], None] | None) -> int:
         raise UsageError(f"--state given {len(states)} times ({', '.join(states)}): a check reads one state file")
     state_file = states[0] if states else None
     if not state_file and not args.stack:
-        raise UsageError("--stack is required to run a program (it is optional only with --state FILE)")
+        raise UsageError("--stack is required to run a program (it is optional only with --state FILE; "
+                         "--all-stacks checks every stack of every project under the folder)")
     if state_file and args.invoke_results:
         raise UsageError("--invoke-results answers a program's data sources; with --state no program runs")
     file_config = policyconfig.load(args.policy_pack_config)

@@ -139,6 +139,7 @@ def test_many_state_exports_in_one_run_and_a_bad_one_is_reported_not_fatal(tmp_p
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
+    ([], "--all-stacks checks every stack of every project under the folder"),
     (["--all-stacks", "--jobs", "0"], "--jobs 0: must be at least 1"),
     (["--all-stacks", "--baseline", "b.json"], "--baseline is for one stack"),
     (["--all-stacks", "--stack", "nothing-matches-*"], "no stacks to check under"),
