@@ -136,6 +136,12 @@ def test_many_state_exports_in_one_run_and_a_bad_one_is_reported_not_fatal(tmp_p
     assert states[str(staging)]["stack"] == "staging" and states[str(staging)]["status"] != "error"
     assert states[str(bad)]["status"] == "error" and str(bad) in states[str(bad)]["error"]
     assert code == 2 and len(err.splitlines()) == 1 and str(bad) in err
+    merged = tmp_path / "merged.json"
+    merged.write_text(out)
+    sarif = json.loads(run_cli(["merge", str(merged), "--format", "sarif"], capsys)[1])
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for run in sarif["runs"] for r in run["results"]
+            for loc in r["locations"]}
+    assert uris and not any("json" in uri for uri in uris)  # paths as the program's, not under the export file
 
 
 @pytest.mark.parametrize(("argv", "needle"), [

@@ -90,8 +90,9 @@ class StackReport:
     def result(self) -> CheckResult | None:
         if self.command != "check" or self.document is None:
             return None
-        return result_from_document(self.document, program_dir=self.source if not self.source.endswith(".json")
-                                    else "")
+        # A state check's source is the export file (its JSON says `stateFile`); a program's, its folder.
+        from_state = "stateFile" in self.document
+        return result_from_document(self.document, program_dir="" if from_state else self.source)
 
     @cached_property
     def rows(self) -> list[Row]:
