@@ -107,7 +107,7 @@ def _declare_check(check: argparse.ArgumentParser) -> None:
     check.add_argument("--timeout", type=float, default=300.0, help="seconds the program may run (default 300)")
     check.add_argument("--state", metavar="FILE", action="append",  # given twice: refused by check.run
                        help="check a `pulumi stack export` file (the stack as deployed; - for standard input) "
-                            "instead of running the program")
+                            "instead of running the program; with --all-stacks, repeatable")
     check.add_argument("--baseline", metavar="FILE", help="report only findings that are not in this baseline")
     check.add_argument("--write-baseline", metavar="FILE", help="save this run's findings as a baseline")
 

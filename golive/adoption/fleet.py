@@ -290,7 +290,7 @@ def merge(args: argparse.Namespace) -> int:
 
 def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("reports", nargs="+", metavar="REPORT.json",
-                        help="golive check or golive audit/smoke JSON reports, or merged reports")
+                        help="reports of golive check (JSON), golive audit/smoke (JSON or JUnit), or merged reports")
     parser.add_argument("--format", choices=("text", "json", "sarif", "junit", "markdown", "html"), default="text")
     parser.add_argument("--compare", metavar="PREV.json", help="a previous report: say what is new, fixed, unchanged")
     parser.add_argument("--output", "-o", help="write the report here instead of standard output")
