@@ -71,17 +71,25 @@ def run(options: CheckOptions) -> int:
     --all-stacks) go to golive.adoption.fleet, one process each, into one merged report."""
     stack = options.stack
     stacks = list(stack) if isinstance(stack, list | tuple) else [stack] if stack else []
-    from golive.adoption import fleet
+    if is_many(options, stacks):
+        from golive.adoption import fleet  # only then: a single check does not pay for its imports
 
-    if fleet.is_many(options, stacks):
         return fleet.check_many(options, stacks)
     options.stack = stacks[0] if stacks else None
     if options.compare:
         if options.format != "html":
             raise UsageError("--compare: the changes against a previous report show in --format html (or, "
                              "with --all-stacks, in every format)")
+        from golive.adoption import fleet
+
         options.compare_report = fleet.previous_report(options.compare)  # a bad file is refused before the run
     return _run(options, None)
+
+
+def is_many(options: CheckOptions, stacks: Sequence[str]) -> bool:
+    """Whether `golive check` runs many stacks: --all-stacks, --stack given twice, or a pattern."""
+    return bool(options.all_stacks) or len(stacks) > 1 or any(
+        not set("*?[").isdisjoint(s) for s in stacks)
 
 
 def json_report(program_dir: str, stack: str, *, policy_pack: str, policy_pack_config: str | None,
@@ -165,7 +173,7 @@ def _run(args: CheckOptions, write: Callable[[str], None] | None) -> int:
     return result.exit_code()
 
 
-def _html(args: argparse.Namespace, result: CheckResult) -> str:
+def _html(args: CheckOptions, result: CheckResult) -> str:
     """The review page of one stack, with the changes against --compare when given."""
     from golive.analysis.report import html, merged
 

@@ -36,15 +36,18 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from golive.analysis.report import merged as merging
 from golive.errors import GoliveError, UsageError
 from golive.output import write_output
 
+if TYPE_CHECKING:
+    from golive.adoption.check import CheckOptions
+
 # Folders that hold no Pulumi program of the tree's own.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox",
                        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".pulumi"})
-GLOB_CHARS = frozenset("*?[")
 # Beyond the program's own --timeout: the pack's start and a process's end.
 _GRACE = 60.0
 
@@ -54,12 +57,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def is_many(args: argparse.Namespace, stacks: Sequence[str]) -> bool:
-    """Whether `golive check` runs many stacks: --all-stacks, --stack given twice, or a pattern."""
-    return bool(getattr(args, "all_stacks", False)) or len(stacks) > 1 or any(
-        GLOB_CHARS & set(s) for s in stacks)
 
 
 @dataclass(frozen=True)
@@ -126,7 +123,7 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _command(target: Target, args: argparse.Namespace, output: str) -> list[str]:
+def _command(target: Target, args: CheckOptions, output: str) -> list[str]:
     cmd = [sys.executable, "-m", "golive", "check"]
     if target.state:
         cmd += ["--state", target.state]
@@ -149,7 +146,7 @@ _LOCK = threading.Lock()
 _STOPPED = threading.Event()
 
 
-def check_one(target: Target, args: argparse.Namespace, output: str) -> merging.StackReport:
+def check_one(target: Target, args: CheckOptions, output: str) -> merging.StackReport:
     """One stack's `golive check --format json`, in a process of its own; its failure is its report's error."""
     import json
 
@@ -208,7 +205,7 @@ def _stop(processes: Sequence[subprocess.Popen[str]]) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def run_all(targets: Sequence[Target], args: argparse.Namespace, jobs: int) -> list[merging.StackReport]:
+def run_all(targets: Sequence[Target], args: CheckOptions, jobs: int) -> list[merging.StackReport]:
     with tempfile.TemporaryDirectory(prefix="golive-stacks-") as folder:
         pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets) or 1)))
         try:
@@ -225,7 +222,7 @@ def run_all(targets: Sequence[Target], args: argparse.Namespace, jobs: int) -> l
             pool.shutdown(wait=True)
 
 
-def check_many(args: argparse.Namespace, stacks: Sequence[str]) -> int:
+def check_many(args: CheckOptions, stacks: Sequence[str]) -> int:
     """`golive check --all-stacks` (or several --stack): every stack checked, one merged report."""
     for option, value in (("--baseline", args.baseline), ("--write-baseline", args.write_baseline)):
         if value:
