@@ -104,13 +104,14 @@ def bench_fleet() -> None:
 
 
 def report_sizes(merged: Path) -> None:
+    from golive.adoption.fleet import render
     from golive.analysis.report import merged as merging
 
     reports = merging.read(str(merged))
     for fmt in ("json", "sarif", "junit", "markdown", "html", "text"):
         start = time.perf_counter()
         # A fresh report each time: the CheckResults it reads back are cached on it.
-        text = merging.render(fmt, merging.MergedReport([merging.StackReport(r.project, r.stack, r.source, r.command,
+        text = render(fmt, merging.MergedReport([merging.StackReport(r.project, r.stack, r.source, r.command,
                                                                              r.document, r.error) for r in reports]))
         seconds = time.perf_counter() - start
         print(f"    merged {fmt} of {len(reports)} stacks: {len(text.encode()) / 2**10:,.0f} KiB, rendered in "

@@ -254,10 +254,19 @@ def check_many(args: CheckOptions, stacks: Sequence[str]) -> int:
     merged = merging.MergedReport(reports)
     if previous is not None:
         merged.compare(previous, args.compare)
-    write_output(merging.render(args.format, merged), args.output)
+    write_output(render(args.format, merged), args.output)
     for line in merged.unchecked_lines():
         print(f"golive: error: {line}", file=sys.stderr)
     return merged.exit_code()
+
+
+def render(fmt: str, merged: merging.MergedReport) -> str:
+    """A merged report in any format, the review page included."""
+    if fmt == "html":
+        from golive.analysis.report import html
+
+        return html.render_merged(merged)
+    return merging.render(fmt, merged)
 
 
 def previous_report(path: str | None) -> merging.MergedReport | None:
@@ -281,7 +290,7 @@ def merge(args: argparse.Namespace) -> int:
     merged = merging.MergedReport(reports)
     if previous is not None:
         merged.compare(previous, args.compare)
-    write_output(merging.render(args.format, merged), args.output)
+    write_output(render(args.format, merged), args.output)
     return merged.exit_code() if args.verdict else 0
 
 

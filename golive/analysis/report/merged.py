@@ -361,10 +361,7 @@ def audit_from_junit(text: str, name: str) -> StackReport:
 
 
 def render(fmt: str, merged: MergedReport) -> str:
-    if fmt == "html":
-        from golive.analysis.report import html
-
-        return html.render_merged(merged)
+    """The merged report in `fmt` (json, sarif, junit, markdown, text; html is report.html's `render_merged`)."""
     return {"json": _json, "sarif": _sarif, "junit": _junit, "markdown": _markdown, "text": _text}[fmt](merged)
 
 
