@@ -499,3 +499,16 @@ def test_a_program_that_hangs_is_ended_and_reported_and_the_others_are_not_held_
     [hanging] = [s for k, s in stacks.items() if k != "shop/staging"]
     assert hanging["status"] == "error" and "3" in hanging["error"], hanging["error"]
     assert err.count("golive: error: ") == 1
+
+
+def test_a_single_stack_check_does_not_load_the_many_stacks_runner():
+    """A plain `golive check --stack S` runs on a stopwatch: the runner's imports are for many stacks only."""
+    import subprocess
+    import sys
+
+    code = ("import io, sys\nfrom contextlib import redirect_stdout\nfrom golive import cli\n"
+            f"with redirect_stdout(io.StringIO()):\n    cli.main(['check', {str(PLAIN)!r}, '--stack', 'production'])\n"
+            "print(sorted(m for m in sys.modules if m in ('golive.adoption.fleet', 'golive.analysis.report.merged',"
+            " 'golive.analysis.report.html')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout == "[]\n"
