@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from golive import output as outputs
 from golive.analysis.report import merged as merging
 from golive.errors import GoliveError, UsageError
-from golive.output import write_output
 
 if TYPE_CHECKING:
     from golive.adoption.check import CheckOptions
@@ -227,6 +227,7 @@ def check_many(args: CheckOptions, stacks: Sequence[str]) -> int:
     for option, value in (("--baseline", args.baseline), ("--write-baseline", args.write_baseline)):
         if value:
             raise UsageError(f"{option} is for one stack; with --all-stacks, check each stack on its own")
+    report_to = outputs.target(args.output)  # a bad --output is refused before any stack runs
     jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: must be at least 1")
@@ -254,7 +255,7 @@ def check_many(args: CheckOptions, stacks: Sequence[str]) -> int:
     merged = merging.MergedReport(reports)
     if previous is not None:
         merged.compare(previous, args.compare)
-    write_output(render(args.format, merged), args.output)
+    outputs.write_output(render(args.format, merged), report_to)
     for line in merged.unchecked_lines():
         print(f"golive: error: {line}", file=sys.stderr)
     return merged.exit_code()
@@ -280,6 +281,7 @@ def previous_report(path: str | None) -> merging.MergedReport | None:
 
 def merge(args: argparse.Namespace) -> int:
     """`golive merge REPORT.json...`: one report from many, in any format."""
+    report_to = outputs.target(args.output)
     previous = previous_report(args.compare)
     reports: list[merging.StackReport] = []
     for path in args.reports:
@@ -290,7 +292,7 @@ def merge(args: argparse.Namespace) -> int:
     merged = merging.MergedReport(reports)
     if previous is not None:
         merged.compare(previous, args.compare)
-    write_output(render(args.format, merged), args.output)
+    outputs.write_output(render(args.format, merged), report_to)
     return merged.exit_code() if args.verdict else 0
 
 
