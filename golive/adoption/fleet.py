@@ -43,7 +43,8 @@ from golive.analysis.report import merged as merging
 from golive.errors import GoliveError, UsageError
 
 if TYPE_CHECKING:
-    from golive.adoption.check import CheckOptions
+    from golive.adoption.options import CheckOptions
+    from golive.preview.project import Project
 
 # Folders that hold no Pulumi program of the tree's own.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox",
@@ -80,10 +81,17 @@ def find_projects(root: Path) -> list[Path]:
         if ("PulumiPolicy.yaml" in files and Path(folder) != root) or "pyvenv.cfg" in files:
             dirs[:] = []
             continue
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        dirs[:] = sorted(d for d in dirs
+                         if d not in SKIP_DIRS and not d.startswith(".") and not d.endswith(".egg-info"))
         if "Pulumi.yaml" in files or "Pulumi.yml" in files:
             found.append(Path(folder))
     return found
+
+
+def stack_names(project: Project) -> list[str]:
+    """The stacks of a project: its Pulumi.<stack>.yaml (or .yml) files, in its stackConfigDir if it sets one."""
+    where = project.stack_config_dir or project.root
+    return sorted({p.name[len("Pulumi."):].rsplit(".", 1)[0] for p in where.glob("Pulumi.*.y*ml")})
 
 
 def _matches(patterns: Sequence[str], project: str, stack: str) -> bool:
@@ -108,8 +116,7 @@ def discover(root: str, patterns: Sequence[str], *, recursive: bool) -> tuple[li
         except GoliveError as err:
             broken.append(merging.StackReport(shown, "*", shown, error=str(err)))
             continue
-        stack_dir = project.stack_config_dir or project.root
-        names = sorted({p.name[len("Pulumi."):].rsplit(".", 1)[0] for p in stack_dir.glob("Pulumi.*.y*ml")})
+        names = stack_names(project)
         targets += [Target(project.name, name, shown) for name in names if _matches(patterns, project.name, name)]
     return targets, broken
 

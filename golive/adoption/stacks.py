@@ -2,7 +2,7 @@
 matrix a CI fan-out runs `golive check` over (.github/workflows/golive-org-check.yml).
 
 A project is a folder holding Pulumi.yaml (or .yml); its stacks are its Pulumi.<stack>.yaml files
-(in `stackConfigDir` when the project sets one). Virtualenvs, node_modules and hidden folders are
+(in `stackConfigDir` when the project sets one). Virtualenvs, node_modules, hidden folders and policy packs are
 not searched: they hold packages, not the organization's projects.
 """
 
@@ -13,11 +13,10 @@ import json
 import os
 from pathlib import Path
 
+from golive.adoption.fleet import find_projects, stack_names
 from golive.errors import UsageError
 from golive.output import write_output
-from golive.preview.project import PROJECT_FILES, load_project
-
-SKIPPED = {"node_modules", "venv", "__pycache__", "site-packages"}
+from golive.preview.project import load_project
 
 
 def discover(root: str | os.PathLike[str]) -> list[dict[str, str]]:
@@ -27,16 +26,10 @@ def discover(root: str | os.PathLike[str]) -> list[dict[str, str]]:
     if not top.is_dir():
         raise UsageError(f"{root}: not a folder")
     found: list[dict[str, str]] = []
-    for folder, subfolders, files in os.walk(top):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in SKIPPED)
-        if not any(name in files for name in PROJECT_FILES):
-            continue
+    for folder in find_projects(top):  # the same projects `golive check --all-stacks` finds
         project = load_project(folder)
-        where = project.stack_config_dir or project.root
-        stacks = sorted({path.name[len("Pulumi."):].rsplit(".", 1)[0] for pattern in ("Pulumi.*.yaml", "Pulumi.*.yml")
-                         for path in where.glob(pattern)})
-        relative = Path(folder).relative_to(top).as_posix()
-        found += [{"project": project.name, "dir": relative, "stack": stack} for stack in stacks]
+        relative = folder.relative_to(top).as_posix()
+        found += [{"project": project.name, "dir": relative, "stack": stack} for stack in stack_names(project)]
     return sorted(found, key=lambda entry: (entry["dir"], entry["stack"]))
 
 

@@ -465,10 +465,14 @@ def test_golive_check_writes_the_review_page_of_one_stack_with_its_changes(tmp_p
 
 
 def test_merge_reads_an_audits_junit_as_its_json(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from golive.clients.aws import Identity
     from golive.operations.audit import report as audit_report
     from golive.operations.audit.result import failed, passed, skipped, warned
 
-    target = type("Target", (), {"stack": "production", "environment": "production", "region": "us"})()
+    target = SimpleNamespace(stack="production", environment="production", region="us",
+                             endpoints=SimpleNamespace(identity=Identity()))
     results = [passed("track-api", "answered 200", "§1"), warned("dmarc", "p=none", "§4"),
                failed("spf", "no SPF record at cio1.example.com", "§4"), skipped("smoke", "--skip smoke", "§6")]
     junit_file, json_file = tmp_path / "audit.xml", tmp_path / "audit.json"
