@@ -12,6 +12,10 @@
 6. `golive check --all-stacks` over 200 generated stacks vs 200 separate `golive check` runs, its peak
    memory, and the merged report's size and render time per format (bench/fleet.py;
    GOLIVE_BENCH_STACKS=N for fewer stacks).
+7. `golive check` vs checkov as the stack grows (bench/scaling.py): 25 to 10,000 resources, time per
+   resource, peak memory of all processes summed, 10x growth. Goals: at most 0.5x checkov at every
+   size, 10x the resources at most 10x the time, under 0.775 GB at 10,000 resources.
+   GOLIVE_BENCH_QUICK=1 (or --quick) runs only the two smallest sizes.
 """
 
 from __future__ import annotations
@@ -127,11 +131,26 @@ def bench_pack_scale(resources: int, repeat: int) -> None:
           f"(goal <= 11x) {'OK' if growth <= 11 else 'MISSED'}")
 
 
+def bench_scaling(repeat: int, quick: bool) -> None:
+    from bench import scaling
+
+    checkov = ensure_checkov()
+    sizes = scaling.QUICK_SIZES if quick else scaling.SIZES
+    print(f"check vs checkov by stack size ({'quick: ' if quick else ''}{', '.join(f'{n:,}' for n in sizes)} "
+          "resources; medians of interleaved runs):", flush=True)
+    with tempfile.TemporaryDirectory(prefix="golive-scaling-") as tmp:
+        rows = scaling.run_table([sys.executable, "-m", "golive"], checkov, ROOT / "bench", Path(tmp), sizes,
+                                 repeat)
+    scaling.print_growth(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--resources", type=int, default=5000)
-    parser.add_argument("--only", choices=("check", "pack", "audit", "rollout", "fleet"))
+    parser.add_argument("--only", choices=("check", "pack", "audit", "rollout", "fleet", "scaling"))
+    parser.add_argument("--quick", action="store_true", default=os.environ.get("GOLIVE_BENCH_QUICK") == "1",
+                        help="the scaling table at its two smallest sizes only (also GOLIVE_BENCH_QUICK=1)")
     args = parser.parse_args()
     os.chdir(ROOT)
     if args.only in (None, "check"):
@@ -150,6 +169,8 @@ def main() -> int:
         from bench.fleet import bench_fleet
 
         bench_fleet()
+    if args.only in (None, "scaling"):
+        bench_scaling(max(1, args.repeat // 2) + 1, args.quick)
     return 0
 
 

@@ -1,0 +1,224 @@
+"""`golive check` against checkov as the stack grows: the same resources as a generated Pulumi program
+and as generated Terraform, at each size, in one interleaved run.
+
+Each size starts from the 25-resource production setup of bench/program (bench/terraform for checkov)
+and adds an unrelated estate of S3 buckets, security groups, IAM roles and Lambda functions, one
+declaration per resource in both languages (a Terraform `count` would be one resource to checkov).
+
+Peak memory is the sum, over every process of a run (the tool and all it starts), of that process's
+own peak resident set (VmHWM in /proc/PID/status). A sampler walks the run's process tree
+(/proc/PID/task/TID/children) every few milliseconds and keeps each process's latest VmHWM; VmHWM
+only grows, so the last reading before a process ends is its peak up to that moment. (getrusage's
+RUSAGE_CHILDREN gives the largest single child, not a sum, and sees only reaped children.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# 1,000 is there for its 10x partner, 10,000.
+SIZES = (25, 250, 1000, 2500, 10000)
+QUICK_SIZES = (25, 250)
+BASE = 25  # resources in bench/program and bench/terraform
+SAMPLE_SECONDS = 0.005
+
+
+def _filler_python(i: int) -> str:
+    kind = i % 4
+    if kind == 0:
+        return (f"aws.s3.Bucket('bucket-{i}', bucket='estate-bucket-{i}', force_destroy=False, "
+                f"tags={{'team': 'team-{i % 17}', 'cost-center': '{i % 9}'}})\n")
+    if kind == 1:
+        return (f"aws.ec2.SecurityGroup('sg-{i}', description='web', vpc_id='vpc-0123456789', ingress=["
+                + ", ".join(f"{{'from_port': {p}, 'to_port': {p}, 'protocol': 'tcp', "
+                            f"'cidr_blocks': ['10.0.0.0/8']}}" for p in (80, 443))
+                + "])\n")
+    if kind == 2:
+        return (f"aws.iam.Role('role-{i}', assume_role_policy=ASSUME, "
+                f"tags={{'team': 'team-{i % 17}'}})\n")
+    return (f"aws.lambda_.Function('fn-{i}', runtime='python3.12', handler='app.handler', role=ROLE_ARN, "
+            f"memory_size=256, environment={{'variables': {{'LOG_LEVEL': 'info', 'TABLE': 'table-{i}', "
+            f"'API_URL': 'https://track.customer.io'}}}})\n")
+
+
+def _filler_terraform(i: int) -> str:
+    kind = i % 4
+    if kind == 0:
+        return (f'resource "aws_s3_bucket" "bucket_{i}" {{\n  bucket        = "estate-bucket-{i}"\n'
+                f'  force_destroy = false\n  tags          = {{ team = "team-{i % 17}", '
+                f'"cost-center" = "{i % 9}" }}\n}}\n\n')
+    if kind == 1:
+        ingress = "".join(f'  ingress {{\n    from_port   = {p}\n    to_port     = {p}\n    protocol    = "tcp"\n'
+                          f'    cidr_blocks = ["10.0.0.0/8"]\n  }}\n' for p in (80, 443))
+        return (f'resource "aws_security_group" "sg_{i}" {{\n  description = "web"\n'
+                f'  vpc_id      = "vpc-0123456789"\n{ingress}}}\n\n')
+    if kind == 2:
+        return (f'resource "aws_iam_role" "role_{i}" {{\n  assume_role_policy = local.assume\n'
+                f'  tags               = {{ team = "team-{i % 17}" }}\n}}\n\n')
+    return (f'resource "aws_lambda_function" "fn_{i}" {{\n  function_name = "fn-{i}"\n  runtime       = "python3.12"\n'
+            f'  handler       = "app.handler"\n  role          = local.role_arn\n  memory_size   = 256\n'
+            f'  filename      = "app.zip"\n  environment {{\n    variables = {{ LOG_LEVEL = "info", '
+            f'TABLE = "table-{i}", API_URL = "https://track.customer.io" }}\n  }}\n}}\n\n')
+
+
+ASSUME = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole",'
+          '"Principal":{"Service":"lambda.amazonaws.com"}}]}')
+ROLE_ARN = "arn:aws:iam::123456789012:role/estate"
+
+
+def generate(resources: int, root: Path, bench_dir: Path) -> tuple[Path, Path]:
+    """A Pulumi program and a Terraform folder of `resources` resources each, under `root`."""
+    program, terraform = root / f"program-{resources}", root / f"terraform-{resources}"
+    shutil.copytree(bench_dir / "program", program)
+    terraform.mkdir()
+    extra = range(max(0, resources - BASE))
+    with open(program / "__main__.py", "a", encoding="utf-8") as out:
+        out.write(f"\nASSUME = {ASSUME!r}\nROLE_ARN = {ROLE_ARN!r}\n")
+        out.writelines(_filler_python(i) for i in extra)
+    with open(terraform / "main.tf", "w", encoding="utf-8") as out:
+        out.write((bench_dir / "terraform" / "main.tf").read_text(encoding="utf-8"))
+        out.write(f"\nlocals {{\n  assume   = {json.dumps(ASSUME)}\n  role_arn = {json.dumps(ROLE_ARN)}\n}}\n\n")
+        out.writelines(_filler_terraform(i) for i in extra)
+    return program, terraform
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as handle:
+                found.extend(int(p) for p in handle.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def _peak_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class PeakSampler:
+    """The peak resident set of each process in a tree, summed: see the module docstring."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> None:
+        todo = [self.root_pid]
+        while todo:
+            pid = todo.pop()
+            peak = _peak_kib(pid)
+            if peak is not None and peak > self.peaks.get(pid, 0):
+                self.peaks[pid] = peak
+            todo.extend(_children(pid))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(SAMPLE_SECONDS)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.peaks.values()) * 1024
+
+
+def measure(command: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and summed peak memory (bytes) of one run of `command`."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with PeakSampler(proc.pid) as sampler:
+        # The root's own peak, read while it is a zombie would be too late (its memory is gone).
+        while proc.poll() is None:
+            time.sleep(SAMPLE_SECONDS)
+    return time.perf_counter() - start, sampler.total_bytes
+
+
+@dataclass
+class Row:
+    resources: int
+    ours: float
+    theirs: float
+    ours_memory: int
+    theirs_memory: int
+
+
+def _repeats(resources: int, repeat: int) -> int:
+    # The largest sizes take tens of seconds a run: fewer repeats, still interleaved.
+    return repeat if resources <= 2500 else max(1, min(repeat, 3))
+
+
+def run_table(golive: list[str], checkov: Path, bench_dir: Path, work: Path, sizes: tuple[int, ...],
+              repeat: int) -> list[Row]:
+    rows = []
+    for resources in sizes:
+        program, terraform = generate(resources, work, bench_dir)
+        ours_cmd = [*golive, "check", str(program), "--stack", "production"]
+        theirs_cmd = [str(checkov), "-d", str(terraform), "--quiet", "--compact"]
+        times: dict[str, list[float]] = {"ours": [], "theirs": []}
+        memory: dict[str, list[int]] = {"ours": [], "theirs": []}
+        subprocess.run(ours_cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # warm caches
+        for _ in range(_repeats(resources, repeat)):
+            # Interleaved, so a host that slows down mid-run weighs on both tools alike.
+            for key, command in (("ours", ours_cmd), ("theirs", theirs_cmd)):
+                seconds, peak = measure(command, work)
+                times[key].append(seconds)
+                memory[key].append(peak)
+        rows.append(Row(resources, statistics.median(times["ours"]), statistics.median(times["theirs"]),
+                        max(memory["ours"]), max(memory["theirs"])))
+        print_row(rows[-1], rows[0] if len(rows) > 1 else None)
+    return rows
+
+
+def print_row(row: Row, first: Row | None) -> None:
+    ratio = row.ours / row.theirs
+    print(f"  {row.resources:>6,} resources: golive {row.ours:7.2f} s ({row.ours / row.resources * 1000:6.2f} ms/res,"
+          f" {row.ours_memory / 1e9:.3f} GB)  checkov {row.theirs:7.2f} s "
+          f"({row.theirs / row.resources * 1000:6.2f} ms/res, {row.theirs_memory / 1e9:.3f} GB)  "
+          f"ratio {ratio:.3f} (goal <= 0.5) {'OK' if ratio <= 0.5 else 'MISSED'}", flush=True)
+
+
+def print_growth(rows: list[Row]) -> None:
+    by_size = {r.resources: r for r in rows}
+    for small in by_size:
+        big = by_size.get(small * 10)
+        if big is None:
+            continue
+        growth = big.ours / by_size[small].ours
+        print(f"  10x growth {small:,} -> {big.resources:,}: golive {growth:.2f}x the time "
+              f"(goal <= 10x) {'OK' if growth <= 10 else 'MISSED'}, checkov "
+              f"{big.theirs / by_size[small].theirs:.2f}x")
+    top = by_size.get(10000)
+    if top is not None:
+        ok = top.ours_memory < 0.775e9
+        print(f"  peak memory at 10,000 resources: {top.ours_memory / 1e9:.3f} GB (goal < 0.775 GB) "
+              f"{'OK' if ok else 'MISSED'}")
