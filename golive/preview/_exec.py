@@ -11,8 +11,9 @@ this module importable) is dropped from sys.path and PYTHONPATH before the progr
 stacks of all threads, so a program that hangs can be pointed at). `GOLIVE_READY_FD`, when set,
 is a pipe to wait on before the program's first call: golive's engine services come up while this
 interpreter starts. For speed, the collector runs less often (`_space_out_collections`) and skips
-the final walks of the heap at exit (`_set_sdk_aside`, `_skip_final_collection`); none of this
-changes what the program does.
+the final walks of the heap at exit (`_set_sdk_aside`, `_skip_final_collection`), and with the
+pinned SDK, debug logs are answered without a round trip and the final wait is linear
+(`golive.preview._sdkpatch`); none of this changes what the program does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ import sys
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+# Imported now, while golive is importable: `_forget_golive` lets the program have a golive of its own.
+from golive.preview import _sdkpatch
 
 # pulumi-language-python-exec: exit status 32 tells the language host the error was already shown.
 EXIT_USER_ERROR = 32
@@ -205,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         parallel=int(args.parallel) if args.parallel else None, dry_run=args.dry_run == "true",
         organization=args.organization, root_directory=args.root_directory)
     pulumi.runtime.configure(settings)
+    _sdkpatch.install()
 
     sys.argv = [args.PROGRAM, *args.ARGS]
     if args.pwd is not None:

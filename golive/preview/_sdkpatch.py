@@ -1,0 +1,147 @@
+"""The one place golive adjusts the Pulumi Python SDK inside the program's process, for SDK 3.272.0 only.
+
+`install()` runs in golive.preview._exec once the SDK is configured, before the program starts. With
+any other SDK version it changes nothing and the SDK's own code runs: both changes below are written
+against 3.272.0's code (pulumi/log.py, pulumi/runtime/stack.py) and checked there by tests.
+
+1. Debug-level engine logs are answered in the process, without the round trip. The SDK sends its own
+   tracing (a few `log.debug` lines per resource, each a blocking `Engine.Log` call on the event
+   loop's thread) unconditionally; golive's engine service (monitor.EngineService.Log) answers every
+   one with an empty reply and keeps nothing, as the CLI shows them only with --debug. The stub here
+   gives the same empty reply for DEBUG and passes every other call to the real engine.
+
+2. `wait_for_rpcs` waits for outstanding outputs in time linear in their number. The SDK's loop calls
+   `asyncio.wait(pending, FIRST_COMPLETED)` over every pending output on each pass, so each completion
+   costs a pass over all of them (quadratic in a large stack). Here each output gets one done-callback
+   for its life, and the wait wakes on each completion to pick up outputs created since. As in the SDK,
+   the first output to fail (by completion) raises its exception at once, the outputs left pending are
+   not awaited after that, and cancelled outputs raise CancelledError. Everything else is the SDK's
+   function unchanged (RPCs awaited in turn, unhandled RPC exceptions, the debug lines it logs).
+
+Only the standard library and the program's own `pulumi` are imported, and only when called: the
+program may run in its own virtualenv.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+# The SDK version both changes were written and tested against (requirements.txt pins it).
+PINNED_SDK = "3.272.0"
+
+
+def sdk_version() -> str | None:
+    """The program's Pulumi SDK version, None when it does not say (then nothing is changed)."""
+    try:
+        from pulumi._version import _VERSION
+    except ImportError:
+        return None
+    return _VERSION if isinstance(_VERSION, str) else None
+
+
+def install() -> bool:
+    """Apply both changes when the SDK is the pinned version; whether they were applied."""
+    if sdk_version() != PINNED_SDK:
+        return False
+    from pulumi.runtime import settings, stack
+
+    engine = settings.SETTINGS.engine
+    if engine is not None and not isinstance(engine, QuietDebugEngine):
+        settings.SETTINGS.engine = QuietDebugEngine(engine)
+    # run_pulumi_func looks the name up in its module's globals at each call.
+    stack.wait_for_rpcs = wait_for_rpcs
+    return True
+
+
+class QuietDebugEngine:
+    """An Engine client that answers DEBUG Log calls itself, as golive's engine service would."""
+
+    def __init__(self, engine: Any) -> None:
+        from google.protobuf import empty_pb2
+        from pulumi.runtime.proto import engine_pb2
+
+        self._engine = engine
+        self._debug = engine_pb2.DEBUG
+        self._empty = empty_pb2.Empty
+
+    def Log(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.severity == self._debug:
+            return self._empty()
+        return self._engine.Log(request, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+async def _wait_for_outputs(settings: Any) -> None:
+    """Until no output is pending: each output gets one callback; the first failure raises."""
+    loop = asyncio.get_running_loop()
+    pending = 0
+    failed: list[asyncio.Future[Any]] = []
+    wake: list[asyncio.Future[None]] = []
+
+    def on_done(task: asyncio.Future[Any]) -> None:
+        nonlocal pending
+        pending -= 1
+        if not failed and (task.cancelled() or task.exception() is not None):
+            failed.append(task)
+        if wake and not wake[0].done():
+            wake[0].set_result(None)
+
+    while True:
+        with settings.lock:
+            # Taken over from the set, as the SDK's loop does; new outputs are added to it meanwhile.
+            fresh = list(settings.outputs)
+            settings.outputs.clear()
+        for task in fresh:
+            if task.done():
+                if not failed and (task.cancelled() or task.exception() is not None):
+                    failed.append(task)
+            else:
+                pending += 1
+                task.add_done_callback(on_done)
+        if failed:
+            await failed[0]  # raises its exception (or CancelledError), as the SDK's `await task`
+        if pending == 0:
+            with settings.lock:
+                if not settings.outputs:
+                    return
+            continue
+        wake[:] = [loop.create_future()]
+        await wake[0]
+
+
+async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
+    """pulumi.runtime.stack.wait_for_rpcs of SDK 3.272.0, with the wait for outputs made linear."""
+    from pulumi import log
+    from pulumi.runtime import settings as sdk_settings
+    from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
+
+    log.debug("Waiting for outstanding RPCs to complete")
+
+    rpc_manager = _get_rpc_manager()
+    while True:
+        while len(rpc_manager.rpcs) > 0:
+            await asyncio.sleep(0)
+            if sdk_settings.excessive_debug_output:
+                log.debug(f"waiting for quiescence; {len(rpc_manager.rpcs)} RPCs outstanding")
+            try:
+                await rpc_manager.rpcs.pop()
+            except Exception as exn:
+                if rpc_manager.unhandled_exception is not None:
+                    cause = rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
+                    raise exn from cause
+                raise
+
+        if rpc_manager.unhandled_exception is not None:
+            raise rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
+
+        log.debug("RPCs successfully completed")
+
+        if await_all_outstanding_tasks:
+            await _wait_for_outputs(SETTINGS)
+            log.debug("All outstanding outputs completed.")
+
+        if len(rpc_manager.rpcs) == 0:
+            break

@@ -1,0 +1,177 @@
+"""golive.preview._sdkpatch: the program's process skips the round trip of debug logs and waits for its
+outputs in linear time, with the pinned SDK only, and an output's error still surfaces first."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pulumi
+import pytest
+from pulumi.runtime import settings as sdk_settings
+from pulumi.runtime import stack as sdk_stack
+from pulumi.runtime.proto import engine_pb2
+
+from golive.preview import _sdkpatch
+from golive.preview.graph import STACK_TYPE
+from golive.preview.program import ProgramError, run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK_WAIT = sdk_stack.wait_for_rpcs  # the SDK's own, whatever a test installs
+
+
+def write_program(folder: Path, main: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Pulumi.yaml").write_text(f"name: {folder.name}\nruntime: python\n")
+    (folder / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (folder / "__main__.py").write_text(main)
+    return folder
+
+
+@pytest.fixture
+def sdk(monkeypatch):
+    """The SDK's global state as it is, restored after the test whatever install() changed."""
+    monkeypatch.setattr(sdk_stack, "wait_for_rpcs", SDK_WAIT)
+    monkeypatch.setattr(sdk_settings.SETTINGS, "engine", sdk_settings.SETTINGS.engine)
+    monkeypatch.setattr(sdk_settings.SETTINGS, "outputs", set())
+    return sdk_settings.SETTINGS
+
+
+class RecordingEngine:
+    def __init__(self):
+        self.logged = []
+
+    def Log(self, request):
+        self.logged.append(request.severity)
+        return "sent"
+
+    def RequirePulumiVersion(self, request):
+        return "version checked"
+
+
+def test_the_pin_is_the_sdk_requirements_txt_installs():
+    pins = (ROOT / "policies" / "requirements.txt").read_text()
+    assert re.search(rf"^pulumi=={re.escape(_sdkpatch.PINNED_SDK)}$", pins, re.M)
+    assert _sdkpatch.sdk_version() == _sdkpatch.PINNED_SDK
+
+
+def test_with_the_pinned_sdk_debug_logs_are_answered_without_the_engine(sdk):
+    engine = sdk.engine = RecordingEngine()
+    assert _sdkpatch.install() is True
+    assert sdk_stack.wait_for_rpcs is _sdkpatch.wait_for_rpcs
+    pulumi.log.debug("tracing")
+    pulumi.log.info("shown")
+    pulumi.log.warn("shown too")
+    assert engine.logged == [engine_pb2.INFO, engine_pb2.WARNING]
+    assert sdk.engine.RequirePulumiVersion(None) == "version checked"  # everything else goes through
+
+
+def test_with_any_other_sdk_version_the_sdk_runs_unchanged(sdk, monkeypatch):
+    monkeypatch.setattr(_sdkpatch, "sdk_version", lambda: "3.273.0")
+    engine = sdk.engine = RecordingEngine()
+    assert _sdkpatch.install() is False
+    assert sdk_stack.wait_for_rpcs is SDK_WAIT and sdk.engine is engine
+    pulumi.log.debug("tracing")
+    assert engine.logged == [engine_pb2.DEBUG]
+
+
+class WatchedFuture(asyncio.Future):
+    """Counts the callbacks added to it: each is one look at a pending output."""
+
+    watched = 0
+
+    def add_done_callback(self, fn, *, context=None):
+        WatchedFuture.watched += 1
+        super().add_done_callback(fn, context=context)
+
+
+def _outputs_completing_one_by_one(settings, count, fail_at=None):
+    loop = asyncio.get_running_loop()
+    futures = [WatchedFuture(loop=loop) for _ in range(count)]
+    settings.outputs.update(futures)
+
+    async def resolve():
+        for index, future in enumerate(futures):
+            await asyncio.sleep(0)
+            if index == fail_at:
+                future.set_exception(ValueError(f"output {index} failed"))
+                return  # the rest stay pending: the error must not wait for them
+            future.set_result(index)
+
+    return asyncio.ensure_future(resolve())
+
+
+def test_each_pending_output_is_watched_once_not_once_per_completion(sdk):
+    count = 400
+
+    async def main():
+        WatchedFuture.watched = 0
+        resolver = _outputs_completing_one_by_one(sdk, count)
+        await _sdkpatch.wait_for_rpcs()
+        await resolver
+
+    asyncio.run(main())
+    assert not sdk.outputs
+    # The SDK's loop adds a callback to every pending output on each pass (about count²/2 here).
+    assert WatchedFuture.watched <= count
+
+
+def test_outputs_made_while_waiting_are_waited_for(sdk):
+    async def main():
+        loop = asyncio.get_running_loop()
+        late = loop.create_future()
+        first = loop.create_future()
+
+        def make_another(_):
+            sdk.outputs.add(late)
+            loop.call_soon(late.set_result, "late")
+
+        first.add_done_callback(make_another)
+        sdk.outputs.add(first)
+        loop.call_soon(first.set_result, "first")
+        await _sdkpatch.wait_for_rpcs()
+        return late.done()
+
+    assert asyncio.run(main()) is True
+
+
+@pytest.mark.parametrize("wait", [SDK_WAIT, _sdkpatch.wait_for_rpcs], ids=["sdk", "golive"])
+def test_the_first_failing_output_raises_at_once(sdk, wait):
+    async def main():
+        _outputs_completing_one_by_one(sdk, 50, fail_at=7)
+        # The outputs after the failed one never complete: only failing fast returns at all.
+        await asyncio.wait_for(wait(), 60)
+
+    with pytest.raises(ValueError, match=r"^output 7 failed$"):
+        asyncio.run(main())
+
+
+def test_a_program_error_in_an_output_still_surfaces_first(tmp_path):
+    folder = write_program(tmp_path / "failing", (
+        "import pulumi\nimport pulumi_aws as aws\n"
+        "topic = aws.sns.Topic('alerts')\n"
+        "def first(value):\n    raise ValueError('the first failure')\n"
+        "async def later():\n"
+        "    await topic.urn.future()  # once the registration is answered, well after the first\n"
+        "    raise ValueError('a later failure')\n"
+        "pulumi.Output.from_input('known').apply(first)\n"
+        "pulumi.Output.from_input(later())\n"
+    ))
+    with pytest.raises(ProgramError, match="the first failure") as raised:
+        run_program(folder, "dev", timeout=60)
+    assert "a later failure" not in str(raised.value)
+
+
+def test_the_program_runs_with_the_changes_installed(tmp_path):
+    folder = write_program(tmp_path / "installed", (
+        "import pulumi\nimport pulumi_aws as aws\n"
+        "aws.sns.Topic('alerts')\n"
+        "pulumi.log.debug('tracing')\npulumi.log.info('kept')\n"
+        "pulumi.export('waits', pulumi.runtime.stack.wait_for_rpcs.__module__)\n"
+        "pulumi.export('engine', type(pulumi.runtime.settings.get_engine()).__name__)\n"
+    ))
+    graph = run_program(folder, "dev", timeout=60)
+    stack = next(r for r in graph.resources if r.type == STACK_TYPE)
+    assert stack.outputs == {"waits": "golive.preview._sdkpatch", "engine": "QuietDebugEngine"}
+    assert [(m.severity, m.message) for m in graph.messages if m.message in ("tracing", "kept")] == [("info", "kept")]
