@@ -15,7 +15,13 @@ pkg/resource/deploy/step_generator.go, sdk/python/cmd/pulumi-language-python/mai
   registers it, one resource at a time (its errgroup runs the *packs* of one resource in parallel,
   not resources); AnalyzeStack comes once the program is done. `AnalyzerSession.launch`/`connect`/
   `configure`/`analyze`/`finish` follow that rhythm; `start` and `run` do it over a finished graph.
-- Remediate is called for every resource whatever the levels: the engine does not look first.
+- The engine calls Remediate and Analyze for every resource whatever the pack's policies (3.260
+  step_generator.go: it fetches GetAnalyzerInfo there only to build each resource's policy summary,
+  which counts POLICY_TYPE_RESOURCE policies alone). golive leaves both calls out when every policy
+  the pack declares in GetAnalyzerInfo is POLICY_TYPE_STACK: per the protocol such a policy validates
+  the stack, in AnalyzeStack; pulumi-policy (1.21, policy.py) runs only ResourceValidationPolicy in
+  Analyze and Remediate, so both would answer empty, and the engine's summary for the resource would
+  list no policy. A policy of type RESOURCE or UNKNOWN (packs older than the field) keeps every call.
 - Resources read with `.get` (ReadResource) are neither analyzed nor listed in AnalyzeStack.
 - Top-level `__` keys (a provider's `__internal`) are hidden from Analyze and AnalyzeStack, not from
   Remediate; resource references collapse to their id (unknown while the id is) or URN, output values
@@ -424,6 +430,7 @@ class AnalyzerSession:
         self._connected: bool | BaseException | None = None  # True, or what went wrong
         self._configured = False
         self._analyzed: set[str] = set()  # URNs already sent to Remediate and Analyze
+        self._per_resource = True  # whether Remediate and Analyze can answer anything (see the docstring)
         self._diagnostics: list[Diagnostic] = []
         self._parts: _RequestParts | None = None
         self._ran = False
@@ -709,6 +716,7 @@ class AnalyzerSession:
         self._configured = True
         config = reconcile(self.info, None) if policy_config is None else dict(policy_config)
         self._configure(config)
+        self._per_resource = any(p.policy_type != "stack" for p in self.info.policies)
 
     def analyze(self, node: ResourceNode, nodes: Mapping[str, ResourceNode]) -> None:
         """Remediate, then Analyze one resource the program registered, as the engine does at once.
@@ -771,6 +779,8 @@ class AnalyzerSession:
 
     def _analyze_one(self, node: ResourceNode, requests: _RequestParts) -> None:
         self._analyzed.add(node.urn)
+        if not self._per_resource:
+            return
         diagnostics = self._diagnostics
         everything = to_struct(node.inputs, skip_internal=False)
         inputs = self._remediate(node, everything, requests, diagnostics)

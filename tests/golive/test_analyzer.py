@@ -593,3 +593,33 @@ def test_close_ends_the_pack_at_once(calls):
         session.close()
         assert time.monotonic() - started < 0.15  # no wait on the channel's connectivity watch
         assert gone(session.pid, wait=0.5)
+
+
+class _EveryCall(AnalyzerSession):
+    """The engine's behaviour: Remediate and Analyze for every resource, whatever the pack declares."""
+
+    def configure(self, policy_config=None):
+        super().configure(policy_config)
+        self._per_resource = True
+
+
+def test_a_pack_of_stack_policies_only_gets_no_per_resource_calls_and_the_same_findings():
+    from golive.packfolder import PACK_DIR
+    from golive.preview.program import run_program
+
+    graph = run_program(ROOT / "bench" / "program", "production", timeout=60)
+    results = []
+    for session_class in (AnalyzerSession, _EveryCall):
+        with session_class.start(PACK_DIR, graph) as session:
+            assert {p.policy_type for p in session.info.policies} == {"stack"}
+            diagnostics = session.run(policyconfig.reconcile(session.info, None, source="test"))
+            results.append((diagnostics, [c for c in session.calls if c in ("Remediate", "Analyze")]))
+    (skipped, skipped_calls), (engine, engine_calls) = results
+    assert skipped_calls == [] and len(engine_calls) == 2 * len(graph.resources)
+    assert skipped == engine and any(d.phase == "analyzeStack" for d in skipped)
+
+
+def test_a_pack_with_resource_policies_is_called_for_every_resource(calls):
+    session, _ = run_recorder()
+    assert {p.policy_type for p in session.info.policies} == {"resource", "stack"}
+    assert session.calls.count("Analyze") == session.calls.count("Remediate") == len(make_graph().resources)
