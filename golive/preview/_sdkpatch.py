@@ -1,8 +1,9 @@
 """The one place golive adjusts the Pulumi Python SDK inside the program's process, for SDK 3.272.0 only.
 
 `install()` runs in golive.preview._exec once the SDK is configured, before the program starts. With
-any other SDK version it changes nothing and the SDK's own code runs: both changes below are written
-against 3.272.0's code (pulumi/log.py, pulumi/runtime/stack.py) and checked there by tests.
+any other SDK version it changes nothing and the SDK's own code runs: the changes below are written
+against 3.272.0's code (pulumi/log.py, runtime/stack.py, runtime/rpc.py, runtime/resource.py) and
+checked there by tests. None changes what the program does or can observe beyond timing.
 
 1. Debug-level engine logs are answered in the process, without the round trip. The SDK sends its own
    tracing (a few `log.debug` lines per resource, each a blocking `Engine.Log` call on the event
@@ -18,6 +19,19 @@ against 3.272.0's code (pulumi/log.py, pulumi/runtime/stack.py) and checked ther
    not awaited after that, and cancelled outputs raise CancelledError. Everything else is the SDK's
    function unchanged (RPCs awaited in turn, unhandled RPC exceptions, the debug lines it logs).
 
+3. A resource's output properties are each one future, resolved at once, as the SDK's own `urn` and
+   `id` outputs are (runtime/resource.py resource_output). `rpc.transfer_properties` gives each
+   property four futures and an `Output` whose task awaits them in turn: a program that declares its
+   resources at top level holds all of them, pending, until its module body ends (most of the
+   process's memory in a large stack), and each costs several turns of the event loop. The Output
+   resolves to the same value, known/secret flags and dependencies (the resource and the engine's
+   dependencies), or fails with the same exception.
+
+4. A registration carries the source position of the user code that declared the resource and no
+   frames above it. The SDK sends every frame of the call stack (`_get_stack_trace`, which reads
+   each frame's file through linecache) and keeps them until the registration is sent; golive's
+   monitor reads only `sourcePosition`, the first of those frames, which is unchanged.
+
 Only the standard library and the program's own `pulumi` are imported, and only when called: the
 program may run in its own virtualenv.
 """
@@ -25,6 +39,8 @@ program may run in its own virtualenv.
 from __future__ import annotations
 
 import asyncio
+import functools
+import sys
 from typing import Any
 
 # The SDK version both changes were written and tested against (requirements.txt pins it).
@@ -44,13 +60,16 @@ def install() -> bool:
     """Apply both changes when the SDK is the pinned version; whether they were applied."""
     if sdk_version() != PINNED_SDK:
         return False
-    from pulumi.runtime import settings, stack
+    from pulumi.runtime import resource, rpc, settings, stack
 
     engine = settings.SETTINGS.engine
     if engine is not None and not isinstance(engine, QuietDebugEngine):
         settings.SETTINGS.engine = QuietDebugEngine(engine)
     # run_pulumi_func looks the name up in its module's globals at each call.
     stack.wait_for_rpcs = wait_for_rpcs
+    # Both are looked up as module attributes at each registration.
+    rpc.transfer_properties = transfer_properties
+    resource._get_stack_trace = functools.partial(stack_trace, resource._get_stack_trace)
     return True
 
 
@@ -145,3 +164,70 @@ async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
 
         if len(rpc_manager.rpcs) == 0:
             break
+
+
+def _resolve(res: Any, data: asyncio.Future[Any], value: Any, is_known: bool, is_secret: bool, deps: Any,
+             failed: Exception | None) -> None:
+    from pulumi.output import _OutputData
+
+    resources = set(deps) if deps else set()
+    resources.add(res)
+    if failed is not None:
+        data.set_exception(failed)
+    else:
+        data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+
+def transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
+    """pulumi.runtime.rpc.transfer_properties, with one future per property (see the docstring)."""
+    from pulumi import Output
+
+    resolvers: dict[str, Any] = {}
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # set up by the caller
+        data: asyncio.Future[Any] = asyncio.Future()
+        resolvers[name] = functools.partial(_resolve, res, data)
+        res.__dict__[name] = Output._from_data(data)
+    return resolvers
+
+
+_URIS: dict[str, str | None] = {}
+
+
+def _source_position(frame: Any) -> Any:
+    """runtime.resource._get_source_position_for_frame, for a live frame (the file's URI cached)."""
+    from pulumi.runtime.proto import source_pb2
+
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    if filename == "" or line is None:
+        return None
+    if filename not in _URIS:
+        try:
+            from pathlib import Path
+
+            _URIS[filename] = Path(filename).as_uri()
+        except BaseException:  # as the SDK: any failure means no position
+            _URIS[filename] = None
+    uri = _URIS[filename]
+    return None if uri is None else source_pb2.SourcePosition(uri=uri, line=line)
+
+
+def stack_trace(sdk_stack_trace: Any) -> Any:
+    """runtime.resource._get_stack_trace reduced to its first frame (see the docstring): the caller of
+    the third `__init__` up the stack (Resource, Custom/ComponentResource, the resource's class)."""
+    if hasattr(sys, "tracebacklimit"):  # traceback.extract_stack honours it: leave it to the SDK
+        return sdk_stack_trace()
+    from pulumi.runtime.proto import source_pb2
+
+    frame = sys._getframe(1)
+    inits = 0
+    while frame is not None:
+        if frame.f_code.co_name == "__init__":
+            inits += 1
+            if inits == 3:
+                break
+        frame = frame.f_back
+    if frame is None or frame.f_back is None:
+        return source_pb2.StackTrace()
+    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=_source_position(frame.f_back))])

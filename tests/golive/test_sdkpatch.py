@@ -4,11 +4,15 @@ outputs in linear time, with the pinned SDK only, and an output's error still su
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
+import sys
 from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import rpc as sdk_rpc
 from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.proto import engine_pb2
@@ -19,6 +23,8 @@ from golive.preview.program import ProgramError, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_WAIT = sdk_stack.wait_for_rpcs  # the SDK's own, whatever a test installs
+SDK_TRANSFER = sdk_rpc.transfer_properties
+SDK_STACK_TRACE = sdk_resource._get_stack_trace
 
 
 def write_program(folder: Path, main: str) -> Path:
@@ -33,9 +39,14 @@ def write_program(folder: Path, main: str) -> Path:
 def sdk(monkeypatch):
     """The SDK's global state as it is, restored after the test whatever install() changed."""
     monkeypatch.setattr(sdk_stack, "wait_for_rpcs", SDK_WAIT)
+    monkeypatch.setattr(sdk_rpc, "transfer_properties", SDK_TRANSFER)
+    monkeypatch.setattr(sdk_resource, "_get_stack_trace", SDK_STACK_TRACE)
     monkeypatch.setattr(sdk_settings.SETTINGS, "engine", sdk_settings.SETTINGS.engine)
     monkeypatch.setattr(sdk_settings.SETTINGS, "outputs", set())
-    return sdk_settings.SETTINGS
+    yield sdk_settings.SETTINGS
+    # The event loops' futures and tasks end in reference cycles: collected here, their finalizers
+    # cannot run inside a later ast.parse (CPython 3.11.7 then fails with an AST recursion SystemError).
+    gc.collect()
 
 
 class RecordingEngine:
@@ -60,6 +71,7 @@ def test_with_the_pinned_sdk_debug_logs_are_answered_without_the_engine(sdk):
     engine = sdk.engine = RecordingEngine()
     assert _sdkpatch.install() is True
     assert sdk_stack.wait_for_rpcs is _sdkpatch.wait_for_rpcs
+    assert sdk_rpc.transfer_properties is _sdkpatch.transfer_properties
     pulumi.log.debug("tracing")
     pulumi.log.info("shown")
     pulumi.log.warn("shown too")
@@ -72,6 +84,7 @@ def test_with_any_other_sdk_version_the_sdk_runs_unchanged(sdk, monkeypatch):
     engine = sdk.engine = RecordingEngine()
     assert _sdkpatch.install() is False
     assert sdk_stack.wait_for_rpcs is SDK_WAIT and sdk.engine is engine
+    assert sdk_rpc.transfer_properties is SDK_TRANSFER and sdk_resource._get_stack_trace is SDK_STACK_TRACE
     pulumi.log.debug("tracing")
     assert engine.logged == [engine_pb2.DEBUG]
 
@@ -175,3 +188,65 @@ def test_the_program_runs_with_the_changes_installed(tmp_path):
     stack = next(r for r in graph.resources if r.type == STACK_TYPE)
     assert stack.outputs == {"waits": "golive.preview._sdkpatch", "engine": "QuietDebugEngine"}
     assert [(m.severity, m.message) for m in graph.messages if m.message in ("tracing", "kept")] == [("info", "kept")]
+
+
+class Resource:
+    """Stands in for a resource: transfer_properties only needs somewhere to put its outputs."""
+
+
+@pytest.mark.parametrize("transfer", [SDK_TRANSFER, _sdkpatch.transfer_properties], ids=["sdk", "golive"])
+def test_output_properties_resolve_as_the_sdk_resolves_them(sdk, transfer):
+    async def main():
+        res, dep = Resource(), Resource()
+        resolvers = transfer(res, {"urn": None, "id": None, "name": None, "tags": None, "arn": None}, True)
+        assert sorted(resolvers) == ["arn", "name", "tags"]
+        resolvers["name"]("logs", True, False, {dep}, None)
+        resolvers["tags"]({"team": pulumi.UNKNOWN}, True, True, None, None)
+        resolvers["arn"](None, False, False, set(), ValueError("registration failed"))
+        name, tags = await res.name._data, await res.tags._data
+        with pytest.raises(ValueError, match="registration failed"):
+            await res.arn.future()
+        return ((name.value, name.is_known, name.is_secret, name.resources == {res, dep}),
+                (tags.is_known, tags.is_secret, tags.resources == {res}), res.arn._data in sdk.outputs)
+
+    assert asyncio.run(main()) == (("logs", True, False, True), (False, True, True), True)
+
+
+def test_output_properties_are_one_future_each_not_a_task(sdk):
+    async def main():
+        before = len(asyncio.all_tasks())
+        _sdkpatch.transfer_properties(Resource(), {"name": None, "tags": None}, True)
+        return len(asyncio.all_tasks()) - before
+
+    assert asyncio.run(main()) == 0  # the SDK starts a task per property
+
+
+class Base:
+    def __init__(self, trace):
+        self.trace = trace()
+
+
+class Middle(Base):
+    def __init__(self, trace):
+        super().__init__(trace)
+
+
+class Concrete(Middle):
+    def __init__(self, trace):
+        self._internal_init(trace)
+
+    def _internal_init(self, trace):
+        super().__init__(trace)
+
+
+def declared_here(trace):
+    return Concrete(trace).trace
+
+
+def test_a_registration_carries_the_same_source_position_and_no_frames_above_it(sdk, monkeypatch):
+    ours = declared_here(lambda: _sdkpatch.stack_trace(SDK_STACK_TRACE))
+    theirs = declared_here(SDK_STACK_TRACE)
+    assert len(theirs.frames) > 1 and list(ours.frames) == [theirs.frames[0]]
+    assert ours.frames[0].pc.uri == Path(__file__).as_uri() and ours.frames[0].pc.line > 0
+    monkeypatch.setattr(sys, "tracebacklimit", 3, raising=False)  # the SDK's own honours it
+    assert declared_here(lambda: _sdkpatch.stack_trace(SDK_STACK_TRACE)) == declared_here(SDK_STACK_TRACE)
