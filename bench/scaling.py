@@ -10,6 +10,9 @@ own peak resident set (VmHWM in /proc/PID/status). A sampler walks the run's pro
 (/proc/PID/task/TID/children) every few milliseconds and keeps each process's latest VmHWM; VmHWM
 only grows, so the last reading before a process ends is its peak up to that moment. (getrusage's
 RUSAGE_CHILDREN gives the largest single child, not a sum, and sees only reaped children.)
+A tool that forks workers (checkov does) has their shared pages counted once per worker in that sum,
+so the table also gives the peak, over the run, of the processes' summed proportional set size (Pss
+in /proc/PID/smaps_rollup, shared pages split among their sharers), sampled less often.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ SIZES = (25, 250, 1000, 2500, 10000)
 QUICK_SIZES = (25, 250)
 BASE = 25  # resources in bench/program and bench/terraform
 SAMPLE_SECONDS = 0.005
+PSS_EVERY = 10  # samples
 
 
 def _filler_python(i: int) -> str:
@@ -105,6 +109,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _peak_kib(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as handle:
@@ -122,6 +137,8 @@ class PeakSampler:
     def __init__(self, root_pid: int) -> None:
         self.root_pid = root_pid
         self.peaks: dict[int, int] = {}
+        self.pss_peak = 0  # KiB
+        self._samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -134,13 +151,17 @@ class PeakSampler:
         self._thread.join()
 
     def sample(self) -> None:
-        todo = [self.root_pid]
+        todo, seen = [self.root_pid], []
         while todo:
             pid = todo.pop()
             peak = _peak_kib(pid)
             if peak is not None and peak > self.peaks.get(pid, 0):
                 self.peaks[pid] = peak
+            seen.append(pid)
             todo.extend(_children(pid))
+        self._samples += 1
+        if self._samples % PSS_EVERY == 0:  # smaps_rollup walks the page tables: dearer
+            self.pss_peak = max(self.pss_peak, sum(map(_pss_kib, seen)))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -152,15 +173,15 @@ class PeakSampler:
         return sum(self.peaks.values()) * 1024
 
 
-def measure(command: list[str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and summed peak memory (bytes) of one run of `command`."""
+def measure(command: list[str], cwd: Path) -> tuple[float, int, int]:
+    """Wall seconds, summed peak memory and peak summed Pss (bytes) of one run of `command`."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with PeakSampler(proc.pid) as sampler:
         # The root's own peak, read while it is a zombie would be too late (its memory is gone).
         while proc.poll() is None:
             time.sleep(SAMPLE_SECONDS)
-    return time.perf_counter() - start, sampler.total_bytes
+    return time.perf_counter() - start, sampler.total_bytes, sampler.pss_peak * 1024
 
 
 @dataclass
@@ -170,6 +191,8 @@ class Row:
     theirs: float
     ours_memory: int
     theirs_memory: int
+    ours_pss: int
+    theirs_pss: int
 
 
 def _repeats(resources: int, repeat: int) -> int:
@@ -186,25 +209,28 @@ def run_table(golive: list[str], checkov: Path, bench_dir: Path, work: Path, siz
         theirs_cmd = [str(checkov), "-d", str(terraform), "--quiet", "--compact"]
         times: dict[str, list[float]] = {"ours": [], "theirs": []}
         memory: dict[str, list[int]] = {"ours": [], "theirs": []}
+        pss: dict[str, list[int]] = {"ours": [], "theirs": []}
         subprocess.run(ours_cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # warm caches
         for _ in range(_repeats(resources, repeat)):
             # Interleaved, so a host that slows down mid-run weighs on both tools alike.
             for key, command in (("ours", ours_cmd), ("theirs", theirs_cmd)):
-                seconds, peak = measure(command, work)
+                seconds, peak, peak_pss = measure(command, work)
                 times[key].append(seconds)
                 memory[key].append(peak)
+                pss[key].append(peak_pss)
         rows.append(Row(resources, statistics.median(times["ours"]), statistics.median(times["theirs"]),
-                        max(memory["ours"]), max(memory["theirs"])))
-        print_row(rows[-1], rows[0] if len(rows) > 1 else None)
+                        max(memory["ours"]), max(memory["theirs"]), max(pss["ours"]), max(pss["theirs"])))
+        print_row(rows[-1])
     return rows
 
 
-def print_row(row: Row, first: Row | None) -> None:
+def print_row(row: Row) -> None:
     ratio = row.ours / row.theirs
     print(f"  {row.resources:>6,} resources: golive {row.ours:7.2f} s ({row.ours / row.resources * 1000:6.2f} ms/res,"
-          f" {row.ours_memory / 1e9:.3f} GB)  checkov {row.theirs:7.2f} s "
-          f"({row.theirs / row.resources * 1000:6.2f} ms/res, {row.theirs_memory / 1e9:.3f} GB)  "
-          f"ratio {ratio:.3f} (goal <= 0.5) {'OK' if ratio <= 0.5 else 'MISSED'}", flush=True)
+          f" {row.ours_memory / 1e9:.3f} GB, Pss {row.ours_pss / 1e9:.3f} GB)  checkov {row.theirs:7.2f} s "
+          f"({row.theirs / row.resources * 1000:6.2f} ms/res, {row.theirs_memory / 1e9:.3f} GB, "
+          f"Pss {row.theirs_pss / 1e9:.3f} GB)  ratio {ratio:.3f} (goal <= 0.5) {'OK' if ratio <= 0.5 else 'MISSED'}",
+          flush=True)
 
 
 def print_growth(rows: list[Row]) -> None:
