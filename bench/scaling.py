@@ -109,26 +109,24 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _pss_kib(pid: int) -> int:
+def _field_kib(path: str, name: str) -> int | None:
+    """A `Name:   123 kB` line of a /proc file, in KiB; None when the process or the line is gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+        with open(path, encoding="ascii") as handle:
             for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def _peak_kib(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
+                if line.startswith(name):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return None
+
+
+def _peak_kib(pid: int) -> int | None:
+    return _field_kib(f"/proc/{pid}/status", "VmHWM:")
+
+
+def _pss_kib(pid: int) -> int:
+    return _field_kib(f"/proc/{pid}/smaps_rollup", "Pss:") or 0
 
 
 class PeakSampler:
