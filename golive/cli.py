@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -255,6 +256,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Terminated as stop:
+        return 128 + stop.signum
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised where golive is, as SIGINT raises KeyboardInterrupt: every `with`
+    and `finally` on the way out ends its children and removes its temporary files, as on Ctrl-C
+    (a BaseException, so that no `except Exception` on the way stops it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Once: a second signal must not cut the cleanup the first one started short.
+    for other in _TERMINATING:
+        signal.signal(other, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+# What CI cancellation, `timeout` and `docker stop` send (SIGTERM), and a closed terminal (SIGHUP).
+_TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _catch_termination() -> None:
+    for signum in _TERMINATING:
+        if signal.getsignal(signum) == signal.SIG_DFL:  # one ignored on purpose (nohup) stays ignored
+            signal.signal(signum, _terminate)
 
 
 def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
@@ -279,7 +310,17 @@ def run() -> None:
     import gc
 
     gc.set_threshold(GC_THRESHOLD0, *gc.get_threshold()[1:])
-    code = main()
+    _catch_termination()
+    if next((word for word in sys.argv[1:] if word in _COMMANDS), "") in _RUN_CHILDREN:
+        _adopt_orphans()
+    try:
+        code = main()
+    except Terminated as stop:  # before main's own `try` (parsing, imports) or after it
+        code = 128 + stop.signum
+    except KeyboardInterrupt:
+        code = 130
+    for signum in (*_TERMINATING, signal.SIGINT):  # the outcome is known: what is left is only to end
+        signal.signal(signum, signal.SIG_IGN)
     # Leave the heap to the operating system. golive's output is written and its files are closed by
     # now; what interpreter shutdown would still do is join threads, run atexit handlers (both done
     # here, in its order), then tear down every module gRPC, protobuf and jsonschema loaded, with
@@ -291,12 +332,37 @@ def run() -> None:
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()
+    _end_children()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # a reader that went away (EPIPE), or a closed stream
             pass
     os._exit(code if isinstance(code, int) else 1)
+
+
+def _end_children() -> None:
+    """Nothing golive started outlives it: the program's and the pack's processes are ended by the
+    run, and this ends whatever is left below golive's process - a daemon of theirs re-parented to
+    golive (`_adopt_orphans`) or a child a signal caught half-started."""
+    if "golive.preview.process" in sys.modules:  # no command that started a process: nothing to end
+        from golive.preview.process import end_descendants
+
+        end_descendants(os.getpid())
+
+
+# The commands that start a program or a policy pack.
+_RUN_CHILDREN = ("check", "waivers")
+
+
+def _adopt_orphans() -> None:
+    """Make golive's process a child subreaper (Linux): a descendant of the program or the pack whose
+    parent exits is re-parented to golive rather than to init, so `_end_children` finds it.
+    Only for the commands that run children, and only in golive's own process (not where `main` is
+    called in another's, as by tests: there the program's and the pack's own trees hold them)."""
+    from golive.preview.process import set_subreaper
+
+    set_subreaper()
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 What the engine does, and so what this does (pulumi/pulumi 3.260: pkg/resource/plugin/analyzer_plugin.go,
 pkg/resource/deploy/step_generator.go, sdk/python/cmd/pulumi-language-python/main.go, sdk/policy_proxy.go):
 
-- The pack runs as `<python> -u -m pulumi.policy <engineAddr> <DIR>` with DIR as working directory; the
+- The pack runs as `<python> -u -m pulumi.policy <engineAddr> <DIR>` with DIR as working directory (golive
+  starts the module through `golive/preview/_guard.py`, which runs it as -m does, guarded); the
   python is the virtualenv named in PulumiPolicy.yaml, activated (VIRTUAL_ENV, PATH). The language host
   adds PULUMI_ORGANIZATION, PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_CONFIG (skipping empty
   ones) and NOT PULUMI_CONFIG_SECRET_KEYS: a pack learns the secret keys from ConfigureStack only.
@@ -58,7 +59,7 @@ from golive.analysis.policyconfig import ConfigError, PackInfo, PolicyConfig, Po
 from golive.errors import GoliveError
 from golive.preview import _proto, urns
 from golive.preview.graph import STACK_TYPE, ResourceGraph, ResourceNode
-from golive.preview.process import wait_exited
+from golive.preview.process import GUARD_SCRIPT, LIFELINE_ENV, end_descendants, lifeline, wait_exited
 from golive.preview.wire import engine_view
 
 if TYPE_CHECKING:
@@ -516,22 +517,24 @@ class AnalyzerSession:
         argv = [
             self.python.executable,
             "-u",
-            "-m",
+            GUARD_SCRIPT,  # -m, and the pack's descendants end with it, or with golive's process
             "pulumi.policy",
             self.engine_address,
             str(self.project.dir),
         ]
         self._start_timeout = start_timeout
         self._start_deadline = time.monotonic() + start_timeout
+        line = lifeline()
         try:
             self._proc = subprocess.Popen(
                 argv,
                 cwd=self.project.dir,
-                env=pack_environment(self.graph, self.python, added=self._environment),
+                env={**pack_environment(self.graph, self.python, added=self._environment), LIFELINE_ENV: str(line)},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group, so close() ends whatever it started too
+                pass_fds=(line,),
             )
         except OSError as err:
             raise PackError(
@@ -545,11 +548,7 @@ class AnalyzerSession:
             t.start()
 
     def _await_port(self) -> None:
-        start_timeout = self._start_timeout
-        try:
-            line = self._first_line.get(timeout=max(0.0, self._start_deadline - time.monotonic()))
-        except queue.Empty:
-            self._fail(f"did not print its port within {start_timeout:g} s")
+        line = self._port_line()
         if line is None:
             self._wait_stderr_eof()
             status = self._wait_exit(2.0)
@@ -569,23 +568,42 @@ class AnalyzerSession:
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
 
+    def _port_line(self) -> str | None:
+        """The first line of the pack's stdout, or None once the pack has exited without one: its exit is
+        watched, not only its stdout's end, which a descendant of the pack (a daemon) may hold off."""
+        while True:
+            remaining = self._start_deadline - time.monotonic()
+            try:
+                return self._first_line.get(timeout=max(0.0, min(remaining, 0.1)))
+            except queue.Empty:
+                pass
+            if self._exit_status() is not None:
+                try:  # what it printed before it exited is in the pipe: read at once
+                    return self._first_line.get(timeout=0.5)
+                except queue.Empty:
+                    return None
+            if remaining <= 0:
+                self._fail(f"did not print its port within {self._start_timeout:g} s")
+
     def _read_stdout(self, first_line: queue.Queue[str | None]) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         got_first = False
-        for raw in self._proc.stdout:
-            text = raw.decode("utf-8", errors="replace").rstrip("\n")
-            if not got_first:
-                got_first = True
-                first_line.put(text)
-            else:
-                self.stdout.append(text)
+        with self._proc.stdout:  # closed here, not by close(): closing waits for a read in progress
+            for raw in self._proc.stdout:
+                text = raw.decode("utf-8", errors="replace").rstrip("\n")
+                if not got_first:
+                    got_first = True
+                    first_line.put(text)
+                else:
+                    self.stdout.append(text)
         if not got_first:
             first_line.put(None)
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
-        for raw in self._proc.stderr:
-            self._stderr.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+        with self._proc.stderr:
+            for raw in self._proc.stderr:
+                self._stderr.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
 
     def _wait_stderr_eof(self) -> None:
         # The process has closed stdout; give its stderr a moment to drain so the message shows the cause.
@@ -916,6 +934,8 @@ class AnalyzerSession:
         if proc is None:
             return
         if proc.returncode is None:
+            # Its descendants first, while it keeps them in its tree: the ones that left its group too.
+            end_descendants(proc.pid)
             # The engine kills its plugins once the last call is answered; the pack has nothing to flush.
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -928,11 +948,9 @@ class AnalyzerSession:
             except ProcessLookupError:
                 pass
         proc.wait()
+        # Bounded: a descendant that escaped the tree may hold the pipes open; the readers close them.
         for t in self._threads:
             t.join(timeout=2.0)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
     def __enter__(self) -> AnalyzerSession:
         return self

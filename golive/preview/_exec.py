@@ -5,7 +5,9 @@ Started as `python -u -m golive.preview._exec --monitor ADDR --engine ADDR --pro
 PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS. Only the standard library and the program's own
 `pulumi` are imported here: the program may run in its own virtualenv.
 
-golive additions, invisible to the program: `GOLIVE_BOOTSTRAP_PATH` (the sys.path entry that made
+golive additions, invisible to the program: `golive.preview._guard` keeps what the program starts in
+this process's tree and ends it all if golive's process dies (GOLIVE_LIFELINE_FD); what the program
+leaves running is ended when it returns. `GOLIVE_BOOTSTRAP_PATH` (the sys.path entry that made
 this module importable) is dropped from sys.path and PYTHONPATH before the program starts, and
 `GOLIVE_REPORT_FILE` receives a JSON account of an unhandled exception (and, on SIGUSR1, the
 stacks of all threads, so a program that hangs can be pointed at). `GOLIVE_READY_FD`, when set,
@@ -181,6 +183,17 @@ def _set_sdk_aside() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from golive.preview import _guard  # before _forget_golive, which leaves the program its own golive
+
+    _guard.guard()
+    try:
+        return _run(argv)
+    finally:
+        # The program's run is over: what it started and left running (a daemon) ends with it.
+        _guard.end_descendants(os.getpid())
+
+
+def _run(argv: list[str] | None) -> int:
     _space_out_collections()
     _drop_bootstrap_path()
     _forget_golive()

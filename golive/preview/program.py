@@ -15,14 +15,13 @@ import re
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from golive.errors import GoliveError
-from golive.preview.process import wait_exited
+from golive.preview.process import LIFELINE_ENV, end_descendants, lifeline, run_folder, wait_exited
 from golive.preview.project import Project, StackConfig, go_json, load_project, load_stack_config, program_python
 
 if TYPE_CHECKING:
@@ -135,7 +134,7 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
     project, config, invoke_results = prepared.project, prepared.config, prepared.invoke_results
     python = program_python(project)
     parallel = parallelism()
-    with tempfile.TemporaryDirectory(prefix="golive-run-") as scratch, contextlib.ExitStack() as stack:
+    with run_folder() as scratch, contextlib.ExitStack() as stack:
         held = [_reserve_port(), _reserve_port()]
         reserved = [stack.enter_context(sock) for sock in held if sock is not None]  # closed in any case
         early = len(reserved) == len(held)
@@ -308,16 +307,20 @@ class _ReadySignal:
 
 
 class _Child:
-    """The program's process, in its own process group; leaving the block kills the group, whatever
-    happened (nothing the program started outlives the run)."""
+    """The program's process, in its own process group; leaving the block kills its descendants
+    and the group, whatever happened (nothing the program started outlives the run, a daemon that
+    left the group included: the process keeps it in its tree, `golive.preview._guard`). It holds
+    golive's lifeline, and ends itself and its descendants when golive's process is gone."""
 
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str], out: Any, err: Any,
                  pass_fds: tuple[int, ...] = ()) -> None:
         self.started = time.monotonic()
         self._ended = False
+        line = lifeline()
         try:
-            self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err, start_new_session=True, pass_fds=pass_fds)
+            self.proc = subprocess.Popen(command, cwd=cwd, env={**env, LIFELINE_ENV: str(line)},
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         start_new_session=True, pass_fds=(*pass_fds, line))
         except OSError as exc:
             raise ProgramError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
 
@@ -339,6 +342,8 @@ class _Child:
     def _end(self) -> int:
         if not self._ended:  # once: whatever the program started is killed with its group
             self._ended = True
+            if self.proc.returncode is None:  # unreaped, so its pid is still its own
+                end_descendants(self.proc.pid)  # the ones that left the group too, before the group's leader
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
