@@ -8,3 +8,7 @@ class GoliveError(Exception):
 
 class UsageError(GoliveError):
     """Bad input from the command line; the message names the argument or file."""
+
+
+class InputError(GoliveError):
+    """A file golive reads is malformed (golive/loading.py); the message names the file and key."""

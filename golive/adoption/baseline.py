@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from golive import loading
 from golive.analysis.findings import CheckResult, Finding, message_numbers
 from golive.errors import GoliveError
 
@@ -128,15 +129,10 @@ def worse(now: list[float], then: list[float]) -> bool:
 
 def load(path: str) -> Baseline:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as err:
         raise BaselineError(f"--baseline {path}: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise BaselineError(f"{path}: not UTF-8 text (expected a baseline `--write-baseline` wrote)") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise BaselineError(f"{path}: not JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    data = loading.parse_json(raw, path, error=BaselineError)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise BaselineError(f'{path}: not a golive baseline (no "format": "{FORMAT}"; write one with --write-baseline)')
     if data.get("version") != VERSION:

@@ -52,9 +52,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
-import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
+from golive import loading
 from golive.analysis.policyconfig import ConfigError, PackInfo, PolicyConfig, PolicyInfo, configure_request, reconcile
 from golive.errors import GoliveError
 from golive.preview import _proto, urns
@@ -160,12 +160,9 @@ def load_pack_project(pack_dir: str | os.PathLike[str]) -> PackProject:
     """Read DIR/PulumiPolicy.yaml; PackError naming the file when it is missing or unusable."""
     directory = Path(pack_dir).resolve()
     path = directory / "PulumiPolicy.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PackError(f"{path}: not found (a policy pack folder holds PulumiPolicy.yaml)") from None
-    except (OSError, yaml.YAMLError) as err:
-        raise PackError(f"{path}: cannot read: {str(err).splitlines()[0]}") from None
+    if not path.exists():
+        raise PackError(f"{path}: not found (a policy pack folder holds PulumiPolicy.yaml)")
+    data = loading.load_yaml(path, error=PackError)
     if not isinstance(data, dict):
         raise PackError(f"{path}: must be a YAML mapping")
     runtime = data.get("runtime")

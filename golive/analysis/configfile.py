@@ -15,10 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from checklist import catalog
-from golive import output
+from golive import loading, output
 from golive.analysis import policyconfig
 from golive.analysis.policyconfig import PackInfo, PolicyInfo
 from golive.packfolder import PACK_DIR
@@ -28,7 +26,7 @@ PACK_NAME = "golive-customerio"  # checklist.pack.PACK_NAME; that module would l
 
 def pack_metadata(pack_dir: Path = PACK_DIR) -> dict[str, Any]:
     """The pack's PulumiPolicy.yaml: its `version` and `description` among others."""
-    meta = yaml.safe_load((Path(pack_dir) / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    meta = loading.load_yaml(Path(pack_dir) / "PulumiPolicy.yaml")
     return meta if isinstance(meta, dict) else {}
 
 
@@ -58,9 +56,9 @@ def read(path: str, *, missing_ok: bool = False) -> dict[str, Any]:
     file = Path(path)
     if missing_ok and not file.exists():
         return {}
-    policyconfig.load(file)  # the same refusals as `golive check`, naming the file
-    text = file.read_text(encoding="utf-8")
-    return json.loads(text) if text.strip() else {}  # load() refused anything but an object
+    data = policyconfig.read(file)  # golive/loading.py's refusals, as for `golive check`
+    policyconfig.parse(data, source=str(file))  # the same refusals as `golive check`, naming the file
+    return data  # parse() refused anything but an object
 
 
 def check_acceptable(data: dict[str, Any], source: str) -> None:

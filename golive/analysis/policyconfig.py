@@ -26,9 +26,9 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from golive import loading
 from golive.errors import GoliveError
 
 # jsonschema and the analyzer protocol (with the whole Pulumi SDK behind it) are imported where they
@@ -135,20 +135,13 @@ def load(path: str | os.PathLike[str] | None) -> dict[str, PolicyConfig] | None:
     """Read `--policy-pack-config`; None when no file was given."""
     if path is None:
         return None
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{source}: cannot read: {err.strerror or err}") from None
-    if not text.strip():
-        return {}  # the engine accepts empty content as no config
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(
-            f"{source}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
-    return parse(data, source=source)
+    return parse(read(path), source=str(path))
+
+
+def read(path: str | os.PathLike[str]) -> Any:
+    """The file's JSON as written (golive/loading.py's refusals); {} for empty content, which the engine
+    accepts as no config."""
+    return loading.load_json(path, empty={}, error=ConfigError)
 
 
 NO_FILE = "none: the checklist's defaults"

@@ -3,14 +3,12 @@ over the placeholders an offline preview answers with (golive/preview/invokes.py
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from golive import loading
 from golive.errors import GoliveError
 from golive.preview.provider_schema import name_key
 
@@ -42,15 +40,11 @@ class InvokeResults:
 def load_invoke_results(path: str | os.PathLike[str]) -> InvokeResults:
     """Read a JSON or YAML file mapping token → result, or token → [{args: {...}, result: {...}}]."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InvokeResultsError(f"{path}: cannot read: {err.strerror}") from None
-    try:
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as err:
-        raise InvokeResultsError(f"{file.name}: malformed {'JSON' if file.suffix == '.json' else 'YAML'}: "
-                                 f"{str(err).splitlines()[0]}") from None
+    text = loading.read_text(file, label=str(path), error=InvokeResultsError)
+    if file.suffix == ".json":
+        data = loading.parse_json(text, file.name, error=InvokeResultsError)
+    else:
+        data = loading.parse_yaml(text, file.name, error=InvokeResultsError)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
+from golive import loading
 from golive.errors import GoliveError
 from golive.preview import urns
 
@@ -74,51 +75,9 @@ class StackConfig(NamedTuple):
     overridden: tuple[str, ...] = ()  # keys --config set, over the file's values
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML as Go's yaml.v3 reads Pulumi files: only true/false are booleans, dates stay strings,
-    and a key given twice is an error rather than silently the last one."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers
-            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice", key_node.start_mark)
-        result[key] = loader.construct_object(value_node, deep=deep)
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; errors name the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ProjectError(f"{path}: cannot read: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise ProjectError(f"{path}: not UTF-8 text") from None
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ProjectError(f"{path.name}: malformed YAML{where}: {err.problem or err.context}") from None
-    except yaml.YAMLError as err:
-        raise ProjectError(f"{path.name}: malformed YAML: {err}") from None
+    """Parse a YAML file (golive/loading.py); errors name the file and line."""
+    return loading.load_yaml(path, label=path.name, error=ProjectError)
 
 
 def load_project(project_dir: str | os.PathLike[str]) -> Project:
@@ -331,8 +290,8 @@ def config_lines(file: Path, project_name: str) -> dict[str, int]:
     value (`ns:key.field`, `ns:key[0]`), for reports that point at the line a value came from.
     {} when the file cannot be read; loading it already said what is wrong with it."""
     try:
-        root = yaml.compose(file.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = loading.compose_yaml(file.read_text(encoding="utf-8"), file.name)
+    except (OSError, UnicodeDecodeError, GoliveError):
         return {}
     lines: dict[str, int] = {}
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from golive import loading
 from golive.errors import GoliveError
 from golive.preview import passphrase, urns
 from golive.preview.graph import (
@@ -274,12 +275,7 @@ def _read(path: str) -> Any:
                 data = handle.read()
     except OSError as err:
         raise StateError(f"--state {path}: {err.strerror or err}") from None
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError:
-        raise StateError(f"{path}: not UTF-8 text (expected the JSON `pulumi stack export` writes)") from None
-    except json.JSONDecodeError as err:
-        raise StateError(f"{path}: not JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    return loading.parse_json(data, path, error=StateError)
 
 
 def _deployment(data: Any, path: str) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def test_parse_errors_name_the_file_and_key(tmp_path, data, message):
 def test_load_handles_missing_empty_and_broken_files(tmp_path):
     assert load(None) is None
     assert load(write(tmp_path, "  \n")) == {}
-    with pytest.raises(ConfigError, match=r"not valid JSON: .* at line 1"):
+    with pytest.raises(ConfigError, match=r"not JSON: .* at line 1"):
         load(write(tmp_path, "{nope"))
     with pytest.raises(ConfigError, match=r"nothing\.json: cannot read"):
         load(tmp_path / "nothing.json")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from checklist import catalog
+from golive import loading
 from golive.clients.aws import Identity
 from golive.errors import GoliveError
 
@@ -105,12 +105,7 @@ def _json(values: dict[str, str], key: str, where: str, expected: type) -> Any:
 def load_outputs(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
-    try:
-        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise TargetError(f"--outputs {path}: {err.strerror or err}") from None
-    except json.JSONDecodeError as err:
-        raise TargetError(f"--outputs {path}: not JSON ({err.msg} at line {err.lineno})") from None
+    loaded = loading.load_json(path, label=f"--outputs {path}", error=TargetError)
     if not isinstance(loaded, dict):
         raise TargetError(f"--outputs {path}: expected the object `pulumi stack output --json` prints")
     return loaded

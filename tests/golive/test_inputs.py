@@ -1,0 +1,191 @@
+"""Malformed and hostile input to every file and argument golive reads: one line naming the file or key,
+exit status 2, never a traceback, a hang or an echoed value; and input that is well formed but wrong
+(a mistyped pack config key, a plaintext value beside a secret one) never turns a finding into a pass.
+
+golive's commands run in-process (`cli.main`), with the real pack over gRPC where one runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from golive import cli
+from golive.errors import GoliveError
+from golive.preview.project import load_project, load_stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / "tests" / "fixtures" / "state" / "shop-production.json"
+ROTATION = "customerio-secret-rotation"
+DISTINCT = "customerio-production-keys-distinct"
+PLAIN_KEY = "0123456789abcdef0123456789abcdef"
+
+
+def project(tmp_path: Path, stack_yaml: str = "config: {}\n", *, pulumi_yaml: str = "name: demo\nruntime: python\n",
+            program: str = "import pulumi\n") -> Path:
+    """A project folder whose program registers nothing, with a `production` stack file."""
+    folder = tmp_path / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Pulumi.yaml").write_text(pulumi_yaml)
+    (folder / "__main__.py").write_text(program)
+    (folder / "Pulumi.production.yaml").write_text(stack_yaml)
+    return folder
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(capsys, *argv: str, naming: str | tuple[str, ...]) -> str:
+    """Run golive; assert exit 2 with one line on standard error naming each of `naming`."""
+    code, _, err = run(capsys, *argv)
+    assert code == 2, err
+    [line] = err.splitlines()
+    assert line.startswith("golive: error: ")
+    for name in (naming,) if isinstance(naming, str) else naming:
+        assert name in line
+    return line
+
+
+def laughs(levels: int, fanout: int = 10) -> str:
+    """YAML "billion laughs": each anchor a list of `fanout` aliases of the one before."""
+    lines = [f"    l0: &l0 [{', '.join(['lol'] * fanout)}]"]
+    lines += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * fanout)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def pack_config(tmp_path: Path, data: object, name: str = "policy-config.json") -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+# --- A. YAML aliases: bounded as yaml.v3 (the Pulumi CLI's YAML library) bounds them ---------------------
+
+def test_an_alias_bomb_in_the_stack_file_is_refused_as_yaml_v3_refuses_it(tmp_path, capsys):
+    # 10^5 list items from a 600-byte file: old golive wrote them all out as the config's JSON (a 1 KB
+    # file of 9 levels grew past 1 GB); yaml.v3 refuses it, since nearly all of it is alias expansion.
+    folder = project(tmp_path, "config:\n  demo:laughs:\n" + laughs(5))
+    line = refused(capsys, "check", str(folder), "--stack", "production", naming="Pulumi.production.yaml")
+    assert "document contains excessive aliasing" in line
+
+
+def test_a_one_kilobyte_billion_laughs_is_refused_at_once():
+    bomb = "config:\n  demo:laughs:\n" + laughs(9, 9)
+    assert len(bomb) < 1024
+    from golive import loading
+    with pytest.raises(GoliveError, match=r"^Pulumi\.dev\.yaml: malformed YAML at line \d+: document contains "
+                                          r"excessive aliasing$"):
+        loading.parse_yaml(bomb, "Pulumi.dev.yaml")
+
+
+@pytest.mark.parametrize("text", ["config:\n  demo:x: &a [*a]\n", "config:\n  demo:x: &a {b: *a}\n",
+                                  "config:\n  demo:x: &a [1, [2, *a]]\n"])
+def test_an_anchor_that_contains_itself_is_refused(tmp_path, capsys, text):
+    folder = project(tmp_path, text)
+    line = refused(capsys, "check", str(folder), "--stack", "production", naming="Pulumi.production.yaml")
+    assert "value contains itself" in line
+
+
+def test_aliases_within_the_bound_are_read_as_yaml_v3_reads_them(tmp_path):
+    folder = project(tmp_path, "config:\n  demo:base: &b {region: eu, size: 2}\n  demo:copy: *b\n"
+                               "  demo:merged:\n    <<: *b\n    size: 3\n  demo:small:\n" + laughs(2))
+    values = load_stack_config(load_project(folder), "production").values
+    assert json.loads(values["demo:copy"]) == json.loads(values["demo:base"]) == {"region": "eu", "size": 2}
+    assert json.loads(values["demo:merged"]) == {"region": "eu", "size": 3}
+    assert len(json.loads(values["demo:small"])["l2"]) == 10
+
+
+def test_every_yaml_file_goes_through_the_one_bounded_loader(tmp_path, capsys):
+    recursive = "x: &a [*a]\n"
+    folder = project(tmp_path, pulumi_yaml="name: demo\nruntime: python\nextra: &a [*a]\n")
+    refused(capsys, "check", str(folder), "--stack", "production", naming=("Pulumi.yaml", "contains itself"))
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\n" + recursive)
+    folder = project(tmp_path / "other")
+    refused(capsys, "check", str(folder), "--stack", "production", "--policy-pack", str(pack),
+            naming=("PulumiPolicy.yaml", "contains itself"))
+    (tmp_path / "invokes.yaml").write_text("aws:x/getY:getY:\n" + laughs(5).replace("    ", "  "))
+    refused(capsys, "check", str(folder), "--stack", "production", "--invoke-results",
+            str(tmp_path / "invokes.yaml"), naming=("invokes.yaml", "excessive aliasing"))
+
+
+# --- E. one line and exit 2 for every malformed file and argument ----------------------------------------
+
+DEEP_JSON = "[" * 5000 + "]" * 5000
+DEEP_YAML = "x: " + "[" * 5000 + "]" * 5000 + "\n"
+HUGE = "1" * 5000
+
+
+def test_nesting_5000_deep_in_each_file(tmp_path, capsys):
+    folder = project(tmp_path, pulumi_yaml="name: demo\nruntime: python\nx: " + "[" * 5000 + "\n")
+    refused(capsys, "check", str(folder), "--stack", "production", naming=("Pulumi.yaml", "nested"))
+    folder = project(tmp_path / "b", "config:\n  demo:" + DEEP_YAML)
+    refused(capsys, "check", str(folder), "--stack", "production", naming=("Pulumi.production.yaml", "nested"))
+    deep = pack_config(tmp_path, '{"all": ' + DEEP_JSON + "}")
+    refused(capsys, "check", str(folder), "--stack", "production", "--policy-pack-config", deep,
+            naming=(deep, "nested"))
+    refused(capsys, "waivers", "list", "--policy-pack-config", deep, naming=(deep, "nested"))
+    refused(capsys, "waivers", "add", ROTATION, "--reason", "r", "--owner", "o", "--expires", "2099-01-01",
+            "--policy-pack-config", deep, naming=(deep, "nested"))
+    baseline = pack_config(tmp_path, DEEP_JSON, "baseline.json")
+    refused(capsys, "check", "--state", str(STATE), "--baseline", baseline, naming=(baseline, "nested"))
+    state = pack_config(tmp_path, '{"version": 3, "deployment": ' + DEEP_JSON + "}", "state.json")
+    refused(capsys, "check", "--state", state, naming=(state, "nested"))
+
+
+def test_integers_past_the_conversion_limit(tmp_path, capsys):
+    folder = project(tmp_path, f"config:\n  demo:n: {HUGE}\n")
+    refused(capsys, "check", str(folder), "--stack", "production", naming=("Pulumi.production.yaml", "digits"))
+    state = pack_config(tmp_path, '{"version": 3, "deployment": {"n": ' + HUGE + "}}", "state.json")
+    refused(capsys, "check", "--state", state, naming=(state, "digits"))
+    config = pack_config(tmp_path, '{"' + ROTATION + '": {"maxDays": ' + HUGE + "}}")
+    refused(capsys, "check", str(folder), "--stack", "production", "--policy-pack-config", config,
+            naming=(config, "digits"))
+
+
+def test_a_pack_config_that_is_not_utf8(tmp_path, capsys):
+    path = tmp_path / "policy-config.json"
+    path.write_bytes(b'{"all": "advisory\xff"}')
+    folder = project(tmp_path)
+    refused(capsys, "check", str(folder), "--stack", "production", "--policy-pack-config", str(path),
+            naming=(str(path), "UTF-8"))
+    refused(capsys, "waivers", "list", "--policy-pack-config", str(path), naming=(str(path), "UTF-8"))
+
+
+def test_a_lone_surrogate_in_stack_config_or_state(tmp_path, capsys):
+    folder = project(tmp_path, 'config:\n  demo:name: "a\\ud800b"\n')
+    refused(capsys, "check", str(folder), "--stack", "production", naming=("Pulumi.production.yaml", "demo:name",
+                                                                            "surrogate"))
+    data = json.loads(STATE.read_text())
+    data["deployment"]["resources"][0]["outputs"] = {"bad": "\ud800"}
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(data))  # ensure_ascii: the escape `\ud800`, as Go would never write it
+    refused(capsys, "check", "--state", str(state), naming=(str(state), "surrogate"))
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_nan_and_infinity_in_a_pack_config_are_refused_naming_the_file(tmp_path, capsys, value):
+    path = pack_config(tmp_path, '{"' + ROTATION + '": {"maxDays": ' + value + "}}")
+    folder = project(tmp_path)
+    line = refused(capsys, "check", str(folder), "--stack", "production", "--policy-pack-config", path,
+                   naming=path)
+    assert "pack" not in line.removeprefix(f"golive: error: {path}")  # the file is at fault, not the pack
+    before = Path(path).read_text()
+    refused(capsys, "waivers", "add", ROTATION, "--reason", "r", "--owner", "o", "--expires", "2099-01-01",
+            "--policy-pack-config", path, naming=path)
+    assert Path(path).read_text() == before
+
+
+
+def test_loading_checks_run_iteratively_at_any_depth():
+    deep: list = []
+    for _ in range(50_000):
+        deep = [deep]
+    from golive import loading
+    with pytest.raises(GoliveError, match="nested more than 100 deep"):
+        loading.check_tree(deep, "f.json")
