@@ -132,12 +132,23 @@ def _pwd_main(file: Path, root: Path, main: Any) -> tuple[Path, str]:
         return root, "."
     if not isinstance(main, str):
         raise ProjectError(f"{file.name}: 'main' must be a string")
+    # Stricter than the CLI (getPwdMain joins and stats whatever it is given): golive runs what `main`
+    # names, and a project file that points it at /etc or a sibling folder is not checking this project.
+    if os.path.isabs(main):
+        raise ProjectError(f"{file.name}: 'main' must be a path relative to the project folder, inside it")
     target = Path(os.path.normpath(root / main))
+    if not _inside(Path(os.path.realpath(target)), root):
+        raise ProjectError(f"{file.name}: 'main' leads outside the project folder {root} (through '..' or a "
+                           "symbolic link); it must name a file or folder inside it")
     if not target.exists():
         raise ProjectError(f"{file.name}: 'main' {main!r} does not exist ({target})")
     if target.is_dir():
         return target, "."
     return target.parent, target.name
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def program_python(project: Project) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from golive import cli
 from golive.errors import GoliveError
-from golive.preview.project import load_project, load_stack_config
+from golive.preview.project import ProjectError, load_project, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / "tests" / "fixtures" / "state" / "shop-production.json"
@@ -112,6 +112,29 @@ def test_every_yaml_file_goes_through_the_one_bounded_loader(tmp_path, capsys):
     (tmp_path / "invokes.yaml").write_text("aws:x/getY:getY:\n" + laughs(5).replace("    ", "  "))
     refused(capsys, "check", str(folder), "--stack", "production", "--invoke-results",
             str(tmp_path / "invokes.yaml"), naming=("invokes.yaml", "excessive aliasing"))
+
+
+# --- B. `main` stays inside the project -----------------------------------------------------------------
+
+@pytest.mark.parametrize("main", ["/etc/passwd", "../other", "../other/app.py", "src/../../other", "escape"])
+def test_main_outside_the_project_is_refused(tmp_path, capsys, main):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "app.py").write_text("print('not this project')\n")
+    folder = project(tmp_path, pulumi_yaml=f"name: demo\nruntime: python\nmain: {main}\n")
+    (folder / "src").mkdir()
+    (folder / "escape").symlink_to(other)
+    with pytest.raises(ProjectError, match=r"^Pulumi\.yaml: 'main' "):
+        load_project(folder)
+    refused(capsys, "check", str(folder), "--stack", "production", naming=("Pulumi.yaml", "'main'"))
+
+
+def test_main_inside_the_project_through_a_link_inside_it_is_run(tmp_path):
+    folder = project(tmp_path, pulumi_yaml="name: demo\nruntime: python\nmain: link/app.py\n")
+    (folder / "src").mkdir()
+    (folder / "src" / "app.py").write_text("import pulumi\n")
+    (folder / "link").symlink_to(folder / "src")
+    assert load_project(folder).program == folder / "link" / "app.py"
 
 
 # --- E. one line and exit 2 for every malformed file and argument ----------------------------------------
