@@ -10,7 +10,9 @@ The engine's rules (pkg/resource/analyzer/config.go, pkg/engine/update.go, pulum
 - Configure receives every policy plus every configured key.
 
 Where golive is stricter than the engine, it says so: a key that names no policy of the pack is an
-error here (the engine passes it on silently, or fails later with `invalid enforcement level ""`).
+error here (the engine passes it on silently, or fails later with `invalid enforcement level ""`), and so
+is a property a policy's schema does not name (the engine cannot close a policy's schema; the pack
+refuses such a property in Configure, checklist/pack.py).
 
 Waivers (`waivers` in a policy whose schema declares it; policies/checklist/waivers.py) are checked
 beyond their schema, before it, so the one line names the policy and the waiver: a malformed one (no
@@ -194,6 +196,9 @@ def _schema(policy: PolicyInfo) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {**policy.config_schema, "enforcementLevel": _LEVEL_SCHEMA},
+        # Stricter than the engine, whose schema is only `properties` and `required` (convertSchema): a
+        # property no policy reads (`maxDayz`) is a typo that leaves the setting it meant at its default.
+        "additionalProperties": False,
     }
     if policy.required:
         schema["required"] = list(policy.required)
@@ -262,7 +267,7 @@ def _valid_at_a_glance(info: PackInfo, config: Mapping[str, PolicyConfig]) -> bo
             for name, value in props.items():
                 prop_schema = schema["properties"].get(name)
                 if prop_schema is None:
-                    continue  # the schema allows properties it does not describe
+                    return False  # a property the policy does not have
                 key = json.dumps(prop_schema, sort_keys=True)
                 if key not in compiled:
                     # As jsonschema validates: defaults not written into the value, formats not checked.

@@ -174,6 +174,11 @@ CREDENTIAL_SECRET_NAME = "customerio/{environment}/{kind}"
 PACK_CONFIG_FILE_ENV = "GOLIVE_POLICY_PACK_CONFIG"
 
 
+# The largest threshold a signal's unit can sensibly hold: every number in the config is bounded, so that
+# no value is a 4,000-digit integer, which a protobuf Struct (a double) cannot carry to the pack.
+_SIGNAL_MAXIMUM = {"ratio": 1, "milliseconds": 86_400_000, "count": 1_000_000_000}
+
+
 # --- The policies -------------------------------------------------------------------------------
 
 
@@ -299,7 +304,8 @@ POLICIES: tuple[PolicySpec, ...] = (
             "maxDays": {
                 "type": "number",
                 "default": MAX_ROTATION_DAYS,
-                "exclusiveMinimum": 0,
+                "minimum": 1,
+                "maximum": 3650,
                 "description": "Longest allowed time between rotations, in days.",
             }
         },
@@ -362,7 +368,9 @@ POLICIES: tuple[PolicySpec, ...] = (
             "nonProductionFingerprints": {
                 "type": "object",
                 "default": {},
-                "additionalProperties": _STRING_LIST,
+                # Closed: a kind mistyped (`track_api_key`) would otherwise be compared with nothing.
+                "properties": {kind: _STRING_LIST for kind in (*CREDENTIAL_KINDS, "any")},
+                "additionalProperties": False,
                 "description": "Credential kind (or `any`) to the `sha256:` fingerprints of "
                 "non-production values.",
             }
@@ -395,7 +403,7 @@ POLICIES: tuple[PolicySpec, ...] = (
         config={
             "sendingDomains": SENDING_DOMAINS_SCHEMA,
             "espDomains": ESP_DOMAINS_SCHEMA,
-            "minKeyBits": {"type": "integer", "default": DKIM_MIN_KEY_BITS, "minimum": 512},
+            "minKeyBits": {"type": "integer", "default": DKIM_MIN_KEY_BITS, "minimum": 512, "maximum": 16384},
         },
         looser={"espDomains": "subset", "minKeyBits": "below"},
     ),
@@ -441,7 +449,8 @@ POLICIES: tuple[PolicySpec, ...] = (
             "thresholds": {
                 "type": "object",
                 "default": {name: s.threshold for name, s in SIGNALS.items()},
-                "properties": {name: {"type": "number"} for name in SIGNALS},
+                "properties": {name: {"type": "number", "minimum": 0, "maximum": _SIGNAL_MAXIMUM[s.unit]}
+                               for name, s in SIGNALS.items()},
                 "additionalProperties": False,
                 "description": "Per-signal thresholds in force; the defaults are the checklist's.",
             }

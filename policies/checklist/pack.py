@@ -40,6 +40,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+import grpc
 from google.protobuf import json_format
 from pulumi.runtime import proto
 from pulumi_policy import (
@@ -59,6 +60,7 @@ from .catalog import (
     PACK_CONFIG_FILE_ENV,
     PACK_CONFIG_POLICY,
     POLICIES,
+    POLICY_BY_NAME,
     PRODUCTION_PATTERNS_SCHEMA,
     PolicySpec,
 )
@@ -152,6 +154,19 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def _unknown_properties(config: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """`policy: 'key' is not one of its properties` for every property no policy's schema names."""
+    problems = []
+    for name, entry in config.items():
+        spec = POLICY_BY_NAME.get(name)
+        if spec is None:
+            continue  # `all`, or a key the engine passes on as given
+        known = spec.schema()
+        problems += [f"{name}: {key!r} is not one of its properties ({', '.join(sorted(known))})"
+                     for key in entry if key != "enforcementLevel" and key not in known]
+    return problems
+
+
 def _install_sdk_hooks() -> None:
     servicer = _sdk._PolicyAnalyzerServicer
     if getattr(servicer, "_golive_hooked", False):
@@ -179,6 +194,13 @@ def _install_sdk_hooks() -> None:
                 **json_format.MessageToDict(entry.properties),
                 **({"enforcementLevel": level} if level else {}),
             }
+        unknown = _unknown_properties(_pack_config)
+        if unknown:
+            # The engine validates each policy's config against its schema, which it cannot close (it
+            # builds the object schema from `properties` and `required` alone): a typo such as
+            # `maxDayz` would pass and leave `maxDays` at its default. Refused here, so `pulumi
+            # preview` fails as `golive check` does.
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid policy config: {'; '.join(unknown)}")
         if PACK_CONFIG_POLICY in request.policyConfig:
             request = _with_level(request, PACK_CONFIG_POLICY, proto.MANDATORY)
         return configure(self, request, context)

@@ -9,10 +9,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from checklist import catalog
 from golive import cli
+from golive.analysis import policyconfig
+from golive.analysis.analyzer import AnalyzerSession, PackError
 from golive.errors import GoliveError
+from golive.packfolder import PACK_DIR
+from golive.preview.graph import ResourceGraph
 from golive.preview.project import ProjectError, load_project, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,6 +141,64 @@ def test_main_inside_the_project_through_a_link_inside_it_is_run(tmp_path):
     (folder / "src" / "app.py").write_text("import pulumi\n")
     (folder / "link").symlink_to(folder / "src")
     assert load_project(folder).program == folder / "link" / "app.py"
+
+
+# --- C. every policy's config schema is closed and bounded ------------------------------------------------
+
+@pytest.mark.parametrize(("config", "key"), [
+    ({DISTINCT: {"nonProductionFingerprints": {"track_api_key": ["sha256:0123456789abcdef"]}}}, "track_api_key"),
+    ({ROTATION: {"maxDayz": 30}}, "maxDayz"),
+    ({ROTATION: {"maxDays": 0}}, "maxDays"),
+    ({ROTATION: {"maxDays": 3651}}, "maxDays"),
+    ({ROTATION: {"maxDays": int("9" * 4000)}}, "maxDays"),
+    ({"email-dkim-record": {"minKeyBits": int("9" * 4000)}}, "minKeyBits"),
+    ({"monitoring-alarm-thresholds": {"thresholds": {"bounce_rate": 10**300}}}, "bounce_rate"),
+    ({"customerio-region": {"region": "mars"}}, "region"),
+])
+def test_a_mistyped_unknown_or_out_of_bounds_setting_is_refused(tmp_path, capsys, config, key):
+    path = pack_config(tmp_path, config)
+    folder = project(tmp_path)
+    line = refused(capsys, "check", str(folder), "--stack", "production", "--policy-pack-config", path,
+                   naming=(path, key))
+    assert "9999" not in line  # names the key, never the value
+
+
+def test_settings_within_the_bounds_are_accepted(tmp_path):
+    info = _catalog_info()
+    for config in ({ROTATION: {"maxDays": 1}}, {ROTATION: {"maxDays": 3650}}, {ROTATION: {"maxDays": 30.5}},
+                   {DISTINCT: {"nonProductionFingerprints": {"any": [], "site-id": ["sha256:0123456789abcdef"]}}}):
+        assert policyconfig.reconcile(info, policyconfig.parse(config))
+
+
+def _catalog_info():
+    from golive.adoption.waivers import catalog_info
+
+    return catalog_info()
+
+
+def test_the_engine_refuses_a_mistyped_kind_by_the_schema_the_pack_declares():
+    # The engine (gojsonschema) validates each declared property against its schema as given.
+    schema = catalog.POLICY_BY_NAME[DISTINCT].schema()["nonProductionFingerprints"]
+    jsonschema.Draft4Validator.check_schema(schema)
+    with pytest.raises(jsonschema.ValidationError, match="track_api_key"):
+        jsonschema.Draft4Validator(schema).validate({"track_api_key": ["sha256:0123456789abcdef"]})
+    for spec in catalog.POLICIES:
+        for name, prop in spec.schema().items():
+            if prop.get("type") in ("number", "integer"):
+                assert "minimum" in prop and "maximum" in prop, (spec.name, name)
+            if prop.get("type") == "object":
+                assert prop.get("additionalProperties") is False, (spec.name, name)
+
+
+def test_the_pack_refuses_a_property_its_policy_does_not_have_under_the_engine():
+    # The engine cannot close a policy's schema (it sends only `properties` and `required`), so under
+    # `pulumi preview` the pack's Configure refuses `maxDayz`: here over real gRPC, as the engine calls it.
+    graph = ResourceGraph(project="p", stack="production")
+    with AnalyzerSession.start(PACK_DIR, graph) as session:
+        config = policyconfig.reconcile(session.info, None)
+        config[ROTATION] = policyconfig.PolicyConfig("mandatory", {**config[ROTATION].properties, "maxDayz": 30})
+        with pytest.raises(PackError, match=rf"Configure.*{ROTATION}: 'maxDayz' is not one of its properties"):
+            session.run(config)
 
 
 # --- E. one line and exit 2 for every malformed file and argument ----------------------------------------

@@ -307,7 +307,7 @@ def test_add_refuses_a_file_golive_check_would_refuse(tmp_path, capsys):
     path = write_config(tmp_path / "d.json", {ROTATION: {"maxDays": -1}})
     code, _, err = waivers_cmd(capsys, "2026-12-01", "add", SPF, "--reason", "r", "--owner", "@o", "--expires",
                                EXPIRES, "--policy-pack-config", path)
-    assert code == 2 and f"{ROTATION}: maxDays: must be > 0" in err
+    assert code == 2 and f"{ROTATION}: maxDays: must be >= 1" in err
     assert json.loads(Path(path).read_text()) == {ROTATION: {"maxDays": -1}}  # left as it was
 
 
