@@ -698,7 +698,9 @@ class AnalyzerSession:
                 organization=self.graph.organization,
                 dry_run=True,
                 config=dict(self.graph.config),
-                config_secret_keys=list(self.graph.secret_keys),
+                # The engine lists secret keys only; golive adds the paths of the secure values inside
+                # them (`ns:key.field`), which the pack reads as the stack file records them, per value.
+                config_secret_keys=sorted({*self.graph.secret_keys, *self.graph.secret_paths}),
                 tags=tags,
             ),
             tolerate_unimplemented=True,

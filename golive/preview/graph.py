@@ -85,6 +85,9 @@ class ResourceGraph:
     invokes: list[InvokeRecord] = field(default_factory=list)
     config: dict[str, str] = field(default_factory=dict)  # "ns:key" -> value, as PULUMI_CONFIG carries it
     secret_keys: list[str] = field(default_factory=list)
+    # Within an object or list value of a secret key, the paths of its secure values (StackConfig's):
+    # the pack judges each value of such a key by its own secrecy.
+    secret_paths: list[str] = field(default_factory=list)
     program_dir: str = ""  # the project folder (Pulumi.yaml); source positions are relative to it
     config_file: str = ""  # the Pulumi.<stack>.yaml `config` was read from; "" when the stack has none
     config_overrides: list[str] = field(default_factory=list)  # keys of `config` that --config set

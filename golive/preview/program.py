@@ -57,7 +57,8 @@ class PreparedProgram(NamedTuple):
 
         return ResourceGraph(project=self.project.name, stack=self.config.stack,
                              organization=self.config.organization, config=dict(self.config.values),
-                             secret_keys=list(self.config.secret_keys), program_dir=str(self.project.root))
+                             secret_keys=list(self.config.secret_keys), secret_paths=list(self.config.secret_paths),
+                             program_dir=str(self.project.root))
 
     def run(self, timeout: float = 120.0, *, on_start: Callable[[], None] | None = None,
             on_register: Callable[[ResourceNode], None] | None = None,

@@ -73,6 +73,9 @@ class StackConfig(NamedTuple):
     # "no Pulumi.<stack>.yaml in DIR (stack files here: …)" when the stack has no file, else "".
     missing: str = ""
     overridden: tuple[str, ...] = ()  # keys --config set, over the file's values
+    # The secure values inside object and list values, by path (`ns:key.field`, `ns:key[0]`), as the
+    # stack file records them: a key in `secret_keys` holds at least one, and its other values are plain.
+    secret_paths: tuple[str, ...] = ()
 
 
 def read_yaml(path: Path) -> Any:
@@ -210,31 +213,37 @@ def _is_secure(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("secure"), str)
 
 
-def _plaintext(value: Any, where: str, decrypt: Decrypt | None = None) -> tuple[Any, bool]:
-    """The decrypted form of a stack config value and whether any part was secure. Without a
-    decrypter (no passphrase, or a cloud secrets provider) a secure value becomes the placeholder."""
+def _plaintext(value: Any, where: str, decrypt: Decrypt | None = None, path: str = "",
+               paths: list[str] | None = None) -> tuple[Any, bool]:
+    """The decrypted form of a stack config value and whether any part was secure; the path of each
+    secure part is added to `paths`. Without a decrypter (no passphrase, or a cloud secrets provider) a
+    secure value becomes the placeholder."""
     if _is_secure(value):
+        if paths is not None:
+            paths.append(path)
         return (decrypt(value["secure"], where) if decrypt else SECRET_PLACEHOLDER), True
     if isinstance(value, dict):
         out, secret = {}, False
         for k, v in value.items():
-            out[str(k)], s = _plaintext(v, where, decrypt)
+            out[str(k)], s = _plaintext(v, where, decrypt, f"{path}.{k}", paths)
             secret = secret or s
         return out, secret
     if isinstance(value, list):
-        items = [_plaintext(v, where, decrypt) for v in value]
+        items = [_plaintext(v, where, decrypt, f"{path}[{i}]", paths) for i, v in enumerate(value)]
         return [v for v, _ in items], any(s for _, s in items)
     if isinstance(value, float) and not math.isfinite(value):
         raise ProjectError(f"{where}: {value!r} is not a number JSON can carry")
     return value, False
 
 
-def config_text(value: Any, where: str, decrypt: Decrypt | None = None) -> tuple[str, bool]:
-    """The string the program receives for one stack config value, and whether it is secret."""
+def config_text(value: Any, where: str, decrypt: Decrypt | None = None, key: str = "",
+                paths: list[str] | None = None) -> tuple[str, bool]:
+    """The string the program receives for one stack config value `key`, and whether it is secret;
+    the paths of the secure values inside an object or list value are added to `paths`."""
     if _is_secure(value):
         return (decrypt(value["secure"], where) if decrypt else SECRET_PLACEHOLDER), True
     if isinstance(value, (dict, list)) or value is None:
-        plain, secret = _plaintext(value, where, decrypt)
+        plain, secret = _plaintext(value, where, decrypt, key, paths)
         return go_json(plain), secret
     return scalar_text(value), False
 
@@ -268,18 +277,19 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
 
     values: dict[str, str] = {}
     secrets: set[str] = set()
+    paths: list[str] = []
     raw_values: dict[str, Any] = {}
     for key, value in section.items():
         full = parse_config_key(key, project.name, where=file.name)
         where = f"{file.name}: config key '{full}'"
         if full in values:
             raise ProjectError(f"{where} is given twice")
-        values[full], secret = config_text(value, where, decrypt)
+        values[full], secret = config_text(value, where, decrypt, full, paths)
         raw_values[full] = value
         if secret:
             secrets.add(full)
 
-    _apply_project_config(project, stack_name, file, values, raw_values, secrets)
+    _apply_project_config(project, stack_name, file, values, raw_values, secrets, paths)
 
     overridden: dict[str, None] = {}
     for item in overrides:
@@ -289,11 +299,13 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
         full = parse_config_key(key.strip(), project.name, where=f"--config {item!r}")
         values[full] = value
         secrets.discard(full)
+        paths = [p for p in paths if not p.startswith((f"{full}.", f"{full}["))]
         overridden[full] = None
     found = file.is_file()
     return StackConfig(stack=stack_name, organization=organization, file=file if found else None,
                        values=values, secret_keys=sorted(secrets),
-                       missing="" if found else _missing_file(project, file), overridden=tuple(overridden))
+                       missing="" if found else _missing_file(project, file), overridden=tuple(overridden),
+                       secret_paths=tuple(sorted(paths)))
 
 
 def config_lines(file: Path, project_name: str) -> dict[str, int]:
@@ -351,7 +363,7 @@ def _split_stack(stack: str) -> tuple[str, str]:
 
 
 def _apply_project_config(project: Project, stack: str, stack_file: Path, values: dict[str, str],
-                          raw_values: dict[str, Any], secrets: set[str]) -> None:
+                          raw_values: dict[str, Any], secrets: set[str], paths: list[str]) -> None:
     """Project-level config (pkg/workspace/config.go mergeConfig): defaults fill gaps, required keys
     of the project's namespace must be set, and typed keys are checked."""
     missing: list[str] = []
@@ -371,7 +383,7 @@ def _apply_project_config(project: Project, stack: str, stack_file: Path, values
                 if full.split(":", 1)[0] == project.name:
                     missing.append(key)
                 continue
-            values[full], secret = config_text(default, where)
+            values[full], secret = config_text(default, where, key=full, paths=paths)
             raw_values[full] = default
             if secret:
                 secrets.add(full)

@@ -427,6 +427,7 @@ def _apply_config(graph: ResourceGraph, program_dir: str | os.PathLike[str] | No
             )
         config = load_stack_config(project, f"{graph.organization}/{graph.stack}", overrides)
         graph.config, graph.secret_keys = dict(config.values), list(config.secret_keys)
+        graph.secret_paths = list(config.secret_paths)
         graph.config_file, graph.config_overrides = str(config.file or ""), list(config.overridden)
         graph.program_dir = str(project.root)
         return config.missing

@@ -128,6 +128,16 @@ class Stack:
         for index, r in enumerate(self.resources):
             self._by_type.setdefault(r.type, []).append(index)
 
+    def config_secret(self, key: str, path: str) -> bool:
+        """Whether the config value at `path` (`ns:key`, or `ns:key.field.field` inside an object value)
+        is secret. The engine lists whole keys; golive adds the paths of the secure values inside an
+        object (`ns:key.field`), and then each value of that key is secret only if it or an object
+        holding it is secure, as the stack file records it."""
+        inside = [p for p in self.secret_keys if p.startswith((f"{key}.", f"{key}["))]
+        if not inside:
+            return key in self.secret_keys
+        return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in inside)
+
     def resource(self, urn: str) -> Resource | None:
         return self._by_urn.get(urn)
 

@@ -201,6 +201,36 @@ def test_the_pack_refuses_a_property_its_policy_does_not_have_under_the_engine()
             session.run(config)
 
 
+# --- D. each config value judged by its own secrecy -------------------------------------------------------
+
+SIBLING = "config:\n  demo:app:\n    customerioApiKey: {key}\n    other:\n      secure: AAAA\n"
+
+
+def test_a_plaintext_key_beside_a_secure_value_is_still_found(tmp_path, capsys):
+    folder = project(tmp_path, SIBLING.format(key=PLAIN_KEY))
+    code, out, err = run(capsys, "check", str(folder), "--stack", "production")
+    assert code == 1, err
+    assert "Stack config key 'demo:app.customerioApiKey' is plaintext" in out
+    assert "demo:app.other" not in out
+    assert PLAIN_KEY not in out
+
+
+def test_a_secure_value_inside_an_object_is_secret_and_its_siblings_are_not(tmp_path):
+    folder = project(tmp_path, SIBLING.format(key="plain") + "  demo:list: [a, {secure: BBBB}]\n"
+                     "  demo:whole:\n    secure: CCCC\n")
+    config = load_stack_config(load_project(folder), "production")
+    assert config.secret_keys == ["demo:app", "demo:list", "demo:whole"]
+    assert config.secret_paths == ("demo:app.other", "demo:list[1]")
+    overridden = load_stack_config(load_project(folder), "production", ["demo:app={}"])
+    assert overridden.secret_paths == ("demo:list[1]",)
+
+
+def test_a_key_that_is_secret_as_a_whole_stays_hidden(tmp_path, capsys):
+    folder = project(tmp_path, "config:\n  demo:app:\n    secure: AAAA\n")
+    code, out, err = run(capsys, "check", str(folder), "--stack", "production")
+    assert code in (0, 1) and "plaintext" not in out, err
+
+
 # --- E. one line and exit 2 for every malformed file and argument ----------------------------------------
 
 DEEP_JSON = "[" * 5000 + "]" * 5000

@@ -269,6 +269,16 @@ def test_stack_config_objects_are_walked():
     assert storage(config=config, secret_keys={"golive:customerio"}) == []
 
 
+def test_each_value_of_an_object_is_judged_by_its_own_secrecy():
+    # golive lists, beside the secret key, the paths of its secure values (the engine lists keys only).
+    config = {"golive:customerio": json.dumps({"trackApiKey": PLAINTEXT, "other": {"token": "x", "n": 1}})}
+    [finding] = storage(config=config, secret_keys={"golive:customerio", "golive:customerio.other"})
+    assert "golive:customerio.trackApiKey" in finding.message
+    assert storage(config=config, secret_keys={"golive:customerio", "golive:customerio.trackApiKey"}) == []
+    everything = {"golive:customerio", "golive:customerio.other", "golive:customerio.trackApiKey"}
+    assert storage(config=config, secret_keys=everything) == []
+
+
 def test_one_finding_per_variable_and_place():
     f = fn({"CIO_TRACK_KEY": PLAINTEXT, "CIO_SITE_ID": "abcd1234"})
     assert len(storage(f)) == 2

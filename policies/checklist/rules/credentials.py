@@ -220,7 +220,7 @@ def _config_entries(stack: Stack) -> Iterator[tuple[str, str, Any]]:
 
 def _config_assignments(stack: Stack) -> Iterator[_Assignment]:
     for key, name, value in _config_entries(stack):
-        if key not in stack.secret_keys:
+        if not stack.config_secret(key, name):
             yield _Assignment(None, "plaintext stack config", name, value, _FIX_CONFIG)
 
 
