@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from golive import argtypes
 from golive.errors import GoliveError
 from golive.packfolder import PACK_DIR as DEFAULT_PACK
 
@@ -105,7 +106,8 @@ def _declare_check(check: argparse.ArgumentParser) -> None:
                        help="override a config value (repeatable), as pulumi config set would")
     check.add_argument("--invoke-results", metavar="FILE",
                        help="JSON or YAML results for provider functions (data sources), by token")
-    check.add_argument("--timeout", type=float, default=300.0, help="seconds the program may run (default 300)")
+    check.add_argument("--timeout", type=argtypes.seconds, default=300.0,
+                       help="seconds the program may run (default 300)")
     check.add_argument("--state", metavar="FILE", action="append",  # given twice: refused by check.run
                        help="check a `pulumi stack export` file (the stack as deployed; - for standard input) "
                             "instead of running the program; with --all-stacks, repeatable")
@@ -165,7 +167,8 @@ def _declare_waivers(waivers: argparse.ArgumentParser) -> None:
                        help="override a config value (repeatable), as pulumi config set would")
     check.add_argument("--invoke-results", metavar="FILE",
                        help="JSON or YAML results for provider functions (data sources), by token")
-    check.add_argument("--timeout", type=float, default=300.0, help="seconds the program may run (default 300)")
+    check.add_argument("--timeout", type=argtypes.seconds, default=300.0,
+                       help="seconds the program may run (default 300)")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--output", "-o", help="write the report here instead of standard output")
 
@@ -174,7 +177,7 @@ def _declare_fingerprints(prints: argparse.ArgumentParser) -> None:
     prints.add_argument("--stack", "-s", required=True, help="the non-production stack")
     prints.add_argument("--environment", help="environment in the secret names (default: the stack name)")
     prints.add_argument("--merge", metavar="FILE", help="merge into this policy-pack config file instead of printing")
-    prints.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
+    prints.add_argument("--aws-endpoint", type=argtypes.endpoint_url, help="AWS endpoint URL (tests, private setups)")
     prints.add_argument("--aws-region", help="AWS region (default: the environment's)")
 
 
@@ -189,12 +192,14 @@ def _declare_credentials(creds: argparse.ArgumentParser) -> None:
     common.add_argument("--compare-with", action="append", metavar="ENV",
                         help="non-production environment whose key must differ (repeatable; default: staging "
                              "for a production environment)")
-    common.add_argument("--aws-endpoint", help="AWS endpoint URL (tests, private setups)")
+    common.add_argument("--aws-endpoint", type=argtypes.endpoint_url, help="AWS endpoint URL (tests, private setups)")
     common.add_argument("--aws-region", help="AWS region (default: aws:region in the stack config)")
-    common.add_argument("--customerio-track-url", help="Track API base URL (default: the region's)")
-    common.add_argument("--customerio-api-url", help="App API base URL (default: the region's)")
+    common.add_argument("--customerio-track-url", type=argtypes.endpoint_url,
+                        help="Track API base URL (default: the region's)")
+    common.add_argument("--customerio-api-url", type=argtypes.endpoint_url,
+                        help="App API base URL (default: the region's)")
     common.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust for Customer.io")
-    common.add_argument("--timeout", type=float, default=10.0,
+    common.add_argument("--timeout", type=argtypes.seconds, default=10.0,
                         help="seconds to wait for each Customer.io answer (default 10)")
     from golive.clients.aws import add_identity_options  # boto3: only for the command that needs it
 

@@ -199,7 +199,6 @@ def test_reports_as_text_and_junit(world, capsys):
      "--dns-server ns.invalid: cannot resolve ns.invalid"),
     (["audit", "--stack", "production", "--program-dir", str(ROOT), "--dns-server", "[ns.example.com]:53"],
      "--dns-server [ns.example.com]:53"),
-    (["audit", "--stack", "production", "--program-dir", str(ROOT), "--timeout", "nan"], "--timeout nan"),
     (["audit", "--stack", "production", "--program-dir", str(ROOT), "--no-staging", "--compare-with", "staging"],
      "--no-staging and --compare-with staging"),
     (["audit", "--stack", "production", "--program-dir", str(ROOT), "--outputs", "/nonexistent.json"],

@@ -298,6 +298,38 @@ def test_nan_and_infinity_in_a_pack_config_are_refused_naming_the_file(tmp_path,
     assert Path(path).read_text() == before
 
 
+@pytest.mark.parametrize("argv", [
+    ["check", ".", "--stack", "production", "--timeout", "{}"],
+    ["waivers", "check", "--stack", "production", "--timeout", "{}"],
+    ["credentials", "put", "track-api-key", "--timeout", "{}"],
+    ["rollout", "status", "--stack", "production", "--timeout", "{}"],
+    ["audit", "--stack", "production", "--timeout", "{}"],
+])
+@pytest.mark.parametrize("value", ["inf", "-5", "nan", "0", "soon"])
+def test_a_timeout_that_is_not_a_finite_positive_number_is_refused_at_parse_time(capsys, argv, value):
+    with pytest.raises(SystemExit) as exited:
+        cli.main([a.format(value) for a in argv])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --timeout: '{value}'" in err.splitlines()[-1]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["rollout", "status", "--stack", "production"],
+    ["credentials", "put", "track-api-key"],
+    ["fingerprints", "--stack", "staging"],
+    ["audit", "--stack", "production"],
+])
+@pytest.mark.parametrize("url", ["not a url", "ftp://host", "http://", "localhost:4566", "http://h:port"])
+def test_an_aws_endpoint_that_is_not_a_url_is_refused_at_parse_time(capsys, argv, url):
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*argv, "--aws-endpoint", url])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --aws-endpoint: '{url}' is not an http:// or https:// URL" in err.splitlines()[-1]
+
+
 
 def test_loading_checks_run_iteratively_at_any_depth():
     deep: list = []

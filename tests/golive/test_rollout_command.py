@@ -461,7 +461,10 @@ def test_a_stack_without_a_stack_file(world, capsys):
 def test_a_timeout_that_is_not_a_positive_number_of_seconds(world, capsys, timeout):
     argv = world.argv("status")
     argv[argv.index("--timeout") + 1] = timeout
-    refused(cli.main(argv), capsys.readouterr().err, f"--timeout {timeout}: expected a positive number")
+    with pytest.raises(SystemExit) as exited:  # refused by argparse, before anything is read or called
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert f"argument --timeout: '{timeout}'" in capsys.readouterr().err.splitlines()[-1]
 
 
 def test_a_malformed_plan_in_stack_config(world, capsys):
