@@ -182,6 +182,15 @@ def parse_config_key(key: str, project_name: str, *, where: str) -> str:
     raise ProjectError(f"{where}: config key {key!r} is not of the form <namespace>:<name>")
 
 
+def parse_override(item: str, project_name: str) -> tuple[str, str]:
+    """`--config KEY=VALUE` as (full key, value). An error names the key at most, never the value: a
+    `--config` is often a credential, and errors end up in CI logs."""
+    if "=" not in item:
+        raise ProjectError("--config: expected KEY=VALUE, given a value without '=' (not shown: it may be secret)")
+    key, value = item.split("=", 1)
+    return parse_config_key(key.strip(), project_name, where="--config"), value
+
+
 def go_json(value: Any) -> str:
     """JSON as Go's encoding/json writes it: compact, map keys sorted, HTML characters escaped."""
     return go_escape(json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False,
@@ -293,10 +302,7 @@ def load_stack_config(project: Project, stack: str, overrides: Iterable[str] = (
 
     overridden: dict[str, None] = {}
     for item in overrides:
-        if "=" not in item:
-            raise ProjectError(f"--config {item!r}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        full = parse_config_key(key.strip(), project.name, where=f"--config {item!r}")
+        full, value = parse_override(item, project.name)
         values[full] = value
         secrets.discard(full)
         paths = [p for p in paths if not p.startswith((f"{full}.", f"{full}["))]

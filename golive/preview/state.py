@@ -417,7 +417,7 @@ def _apply_config(graph: ResourceGraph, program_dir: str | os.PathLike[str] | No
                   overrides: list[str]) -> str:
     """The pack's config, from the folder's stack file when a folder is given; returns what
     StackConfig.missing says when that folder has no file for the stack."""
-    from golive.preview.project import ProjectError, load_project, load_stack_config, parse_config_key
+    from golive.preview.project import load_project, load_stack_config, parse_override
 
     if program_dir is not None:
         project = load_project(program_dir)
@@ -432,10 +432,7 @@ def _apply_config(graph: ResourceGraph, program_dir: str | os.PathLike[str] | No
         graph.program_dir = str(project.root)
         return config.missing
     for item in overrides:
-        if "=" not in item:
-            raise ProjectError(f"--config {item!r}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        full = parse_config_key(key.strip(), graph.project, where=f"--config {item!r}")
+        full, value = parse_override(item, graph.project)
         graph.config[full] = value
         graph.config_overrides.append(full)
     # Source positions in the state are relative to the project folder, which is unknown without one;

@@ -330,6 +330,17 @@ def test_an_aws_endpoint_that_is_not_a_url_is_refused_at_parse_time(capsys, argv
     assert f"argument --aws-endpoint: '{url}' is not an http:// or https:// URL" in err.splitlines()[-1]
 
 
+# --- F. a --config value is never echoed -------------------------------------------------------------------
+
+@pytest.mark.parametrize("item", ["golive::trackApiKey=SECRETVALUE", "SECRETVALUE", ":x=SECRETVALUE"])
+@pytest.mark.parametrize("state", [False, True])
+def test_a_malformed_config_override_never_echoes_its_value(tmp_path, capsys, item, state):
+    folder = project(tmp_path)
+    argv = ["check", "--state", str(STATE)] if state else ["check", str(folder), "--stack", "production"]
+    line = refused(capsys, *argv, "--config", item, naming="--config")
+    assert "SECRETVALUE" not in line
+
+
 
 def test_loading_checks_run_iteratively_at_any_depth():
     deep: list = []

@@ -201,8 +201,9 @@ def test_overrides_bare_or_namespaced_and_plain(tmp_path):
     assert cfg.values["demo:a"] == "from-cli"
     assert cfg.values["demo:apiKey"] == "plain" and cfg.secret_keys == []
     assert cfg.values["aws:region"] == "eu-west-1" and cfg.values["demo:eq"] == "a=b"
-    with pytest.raises(ProjectError, match=r"^--config 'novalue': expected KEY=VALUE$"):
+    with pytest.raises(ProjectError, match=r"^--config: expected KEY=VALUE") as raised:
         config(tmp_path, "config: {}\n", overrides=["novalue"])
+    assert "novalue" not in str(raised.value)
 
 
 def test_bad_keys_name_the_file_and_key(tmp_path):

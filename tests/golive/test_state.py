@@ -404,7 +404,7 @@ def test_a_malformed_state_file_is_one_line_and_exit_2(case, tmp_path, capsys):
         (["--stack", "a/b/c/d"], "--stack 'a/b/c/d': expected NAME"),
         ([str(PLAIN)], "project 'cio-plain', but {state} is a state of project 'shop'"),
         (["--invoke-results", "x.yaml"], "--invoke-results answers a program's data sources"),
-        (["--config", "novalue"], "--config 'novalue': expected KEY=VALUE"),
+        (["--config", "novalue"], "--config: expected KEY=VALUE"),
     ],
 )
 def test_arguments_that_disagree_with_the_state(argv, needle, capsys):
