@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from golive import argtypes
 from golive.errors import GoliveError
@@ -68,13 +69,24 @@ def version_text() -> str:
     return f"golive {version}, policy pack {PACK_NAME} {pack_metadata(DEFAULT_PACK).get('version', '?')}"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a refused value (`--timeout nan`, `--aws-endpoint 'not a url'`, a choice
+    not offered) is one line naming the option and the value, as every other bad input is. A call that
+    is wrong in shape (an unknown command, a missing or extra argument) keeps the usage line above it."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument ") and not message.startswith("argument command:"):
+            self.exit(2, f"{self.prog}: error: {message}\n")
+        super().error(message)
+
+
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """Every command, with the arguments of all of them (None), of `only`, or of none ("").
 
     Only the command being run needs its arguments: declaring `audit` and `rollout` imports their
     modules, and `check` runs on a stopwatch. The others are still named, so that usage lines and
     `--help` list every command."""
-    parser = argparse.ArgumentParser(prog="golive", description=DESCRIPTION, epilog=EPILOG)
+    parser = _Parser(prog="golive", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in COMMAND_HELP.items():
