@@ -58,8 +58,9 @@ from golive import loading
 from golive.analysis.policyconfig import ConfigError, PackInfo, PolicyConfig, PolicyInfo, configure_request, reconcile
 from golive.errors import GoliveError
 from golive.preview import _proto, urns
-from golive.preview.graph import STACK_TYPE, ResourceGraph, ResourceNode
+from golive.preview.graph import ResourceGraph, ResourceNode
 from golive.preview.process import GUARD_SCRIPT, LIFELINE_ENV, end_descendants, lifeline, wait_exited
+from golive.preview.urns import STACK_TYPE
 from golive.preview.wire import engine_view
 
 if TYPE_CHECKING:

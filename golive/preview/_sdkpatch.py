@@ -7,7 +7,7 @@ checked there by tests. None changes what the program does or can observe beyond
 
 1. Debug-level engine logs are answered in the process, without the round trip. The SDK sends its own
    tracing (a few `log.debug` lines per resource, each a blocking `Engine.Log` call on the event
-   loop's thread) unconditionally; golive's engine service (monitor.EngineService.Log) answers every
+   loop's thread) unconditionally; golive's engine service (services.EngineService.Log) answers every
    one with an empty reply and keeps nothing, as the CLI shows them only with --debug. The stub here
    gives the same empty reply for DEBUG and passes every other call to the real engine.
 

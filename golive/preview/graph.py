@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-STACK_TYPE = "pulumi:pulumi:Stack"
-
 
 @dataclass(frozen=True)
 class SourcePosition:

@@ -3,7 +3,7 @@
 The program runs in a child process exactly as under `pulumi preview`: the language host's
 arguments and environment, the program folder as working directory, the project's virtualenv
 when it has one. golive serves the ResourceMonitor and Engine the program talks to
-(`golive.preview.monitor`), so no Pulumi CLI, cloud account or credentials are involved.
+(`golive.preview.services`), so no Pulumi CLI, cloud account or credentials are involved.
 """
 
 from __future__ import annotations
@@ -162,8 +162,9 @@ def _run_prepared(prepared: PreparedProgram, timeout: float, on_start: Callable[
             ]
 
         def serve() -> tuple[Any, Any]:
+            from golive.preview.deployment import Preview
             from golive.preview.invokes import OfflineProviders
-            from golive.preview.monitor import Preview, Servers
+            from golive.preview.services import Servers
 
             preview = Preview(
                 project=project.name, stack=config.stack, organization=config.organization,

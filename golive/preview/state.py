@@ -44,13 +44,13 @@ from golive import loading
 from golive.errors import GoliveError
 from golive.preview import passphrase, urns
 from golive.preview.graph import (
-    STACK_TYPE,
     CustomTimeouts,
     ResourceGraph,
     ResourceNode,
     ResourceOptions,
     SourcePosition,
 )
+from golive.preview.urns import STACK_TYPE
 from golive.preview.wire import SECRET_SIG, SIG, UNKNOWN
 
 DEPLOYMENT_VERSION = 3

@@ -7,10 +7,13 @@ provider reference is `URN::ID`, split at its last "::" (providers.ParseReferenc
 
 from __future__ import annotations
 
+import re
 from operator import itemgetter
 
 PREFIX = "urn:pulumi:"
 DELIMITER = "::"
+STACK_TYPE = "pulumi:pulumi:Stack"  # the root resource's type: URNs of its children leave it out
+PROVIDER_PREFIX = "pulumi:providers:"
 DEFAULT_ORGANIZATION = "organization"  # what a stack named without one belongs to, offline
 STACK_FORMS = "NAME, ORG/NAME or ORG/PROJECT/NAME"
 
@@ -61,3 +64,63 @@ def split_stack(stack: str) -> tuple[str, str | None, str]:
     if len(parts) == 2:
         return parts[0], None, parts[1]
     return parts[0], parts[1], parts[2]
+
+
+# --- URNs as the engine builds them ----------------------------------------------------------
+
+def urn_parts(urn: str) -> tuple[str, str, str, str]:
+    """(stack, project, qualified type, name) of `urn:pulumi:STACK::PROJECT::TYPE::NAME`."""
+    parsed = parse(urn)
+    if parsed is None:
+        # Imported only here: `golive check` loads this module at start-up, and grpc much later.
+        import grpc
+
+        from golive.preview.refusal import MonitorError
+
+        raise MonitorError(f"invalid URN {urn!r}", grpc.StatusCode.INVALID_ARGUMENT)
+    return parsed.stack, parsed.project, parsed.qualified_type, parsed.name
+
+
+def qualified_type(urn: str) -> str:
+    return urn_parts(urn)[2]
+
+
+def make_urn(stack: str, project: str, parent: str, typ: str, name: str) -> str:
+    """deployment.go generateURN: parent types joined by `$`, except under the root Stack."""
+    qualified = typ
+    if parent:
+        parent_type = qualified_type(parent)
+        if parent_type != STACK_TYPE:
+            qualified = f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def create_urn(name: str, typ: str, parent: str, project: str, stack: str) -> str:
+    """resource.CreateURN, used for alias specs."""
+    if not parent:
+        return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
+    return f"{parent[:parent.rindex('::')]}${typ}::{name}"
+
+
+def is_type_token(typ: str) -> bool:
+    parts = typ.split(":")
+    return len(parts) == 3 and all(parts)
+
+
+def package_of(typ: str) -> str:
+    if typ.startswith(PROVIDER_PREFIX):
+        return typ[len(PROVIDER_PREFIX):]
+    return typ.split(":")[0]
+
+
+def default_provider_name(version: str) -> str:
+    """providers.ProviderRequest.DefaultName: `default`, or `default_7_51_1` for version 7.51.1."""
+    if not version:
+        return "default"
+    core, _, build = version.partition("+")
+    core, _, pre = core.partition("-")
+    name = "default_" + "_".join(core.split("."))
+    for extra in (pre, build):
+        if extra:
+            name += "_" + re.sub(r"[^A-Za-z0-9_]", "_", extra)
+    return name

@@ -16,12 +16,13 @@ from pathlib import Path
 import pulumi_aws
 import pytest
 
-from golive.preview import monitor, program
-from golive.preview.graph import STACK_TYPE, ResourceGraph, ResourceNode, SourcePosition
+from golive.preview import deployment, durations, program, services, urns, versions, wire
+from golive.preview.graph import ResourceGraph, ResourceNode, SourcePosition
 from golive.preview.invoke_results import InvokeResultsError, load_invoke_results
 from golive.preview.invokes import OfflineProviders
 from golive.preview.program import REPO_ROOT, ProgramError, run_program
 from golive.preview.project import SECRET_PLACEHOLDER
+from golive.preview.urns import STACK_TYPE
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "fixtures" / "programs"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -262,7 +263,7 @@ def test_webapp_providers_options_and_transforms(webapp_graph):
     fn = node(webapp_graph, "fn", "Function")
     assert fn.options.custom_timeouts.create == 300
     assert fn.options.aliases == ["urn:pulumi:prod::webapp::aws:lambda/function:Function::function"]
-    assert fn.inputs["code"][SIG] == monitor.ARCHIVE_SIG and fn.inputs["code"]["path"] == "./app"
+    assert fn.inputs["code"][SIG] == wire.ARCHIVE_SIG and fn.inputs["code"]["path"] == "./app"
     role = node(webapp_graph, "fn-role", "Role")
     assert fn.property_dependencies["role"] == [role.urn]
     assert len(fn.property_dependencies["vpcConfig"]) == 4  # three subnets and the security group
@@ -393,38 +394,38 @@ def test_data_sources_real_programs_call_run_offline(tmp_path):
 # --- monitor pieces that need no program ----------------------------------------------------------
 
 def test_urns_join_parent_types_except_under_the_stack():
-    stack = monitor.make_urn("s", "p", "", STACK_TYPE, "p-s")
-    a = monitor.make_urn("s", "p", stack, "x:index:A", "a")
-    b = monitor.make_urn("s", "p", a, "x:index:B", "b")
-    c = monitor.make_urn("s", "p", b, "aws:s3/bucket:Bucket", "c")
+    stack = urns.make_urn("s", "p", "", STACK_TYPE, "p-s")
+    a = urns.make_urn("s", "p", stack, "x:index:A", "a")
+    b = urns.make_urn("s", "p", a, "x:index:B", "b")
+    c = urns.make_urn("s", "p", b, "aws:s3/bucket:Bucket", "c")
     assert stack == "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s"
     assert a == "urn:pulumi:s::p::x:index:A::a"
     assert c == "urn:pulumi:s::p::x:index:A$x:index:B$aws:s3/bucket:Bucket::c"
 
 
 def test_engine_view_collapses_resource_references_and_output_values():
-    ref = {SIG: monitor.RESOURCE_SIG, "urn": "urn:pulumi:s::p::a:b:C::c", "id": UNKNOWN,
+    ref = {SIG: wire.RESOURCE_SIG, "urn": "urn:pulumi:s::p::a:b:C::c", "id": UNKNOWN,
            "packageVersion": "1"}
     known = {**ref, "id": "i-123"}
-    component = {SIG: monitor.RESOURCE_SIG, "urn": "urn:pulumi:s::p::a:b:C::comp"}
-    out = {SIG: monitor.OUTPUT_SIG, "value": "v", "secret": True, "dependencies": ["urn:x"]}
-    unknown_output = {SIG: monitor.OUTPUT_SIG}
-    assert monitor.engine_view({"a": ref, "b": [known, component], "c": out, "d": unknown_output}) == {
+    component = {SIG: wire.RESOURCE_SIG, "urn": "urn:pulumi:s::p::a:b:C::comp"}
+    out = {SIG: wire.OUTPUT_SIG, "value": "v", "secret": True, "dependencies": ["urn:x"]}
+    unknown_output = {SIG: wire.OUTPUT_SIG}
+    assert wire.engine_view({"a": ref, "b": [known, component], "c": out, "d": unknown_output}) == {
         "a": UNKNOWN, "b": ["i-123", "urn:pulumi:s::p::a:b:C::comp"], "c": secret("v"), "d": UNKNOWN}
 
 
 @pytest.mark.parametrize(("text", "seconds"),
                          [("5m", 300), ("1h30m", 5400), ("1.5s", 1.5), ("", 0), ("0", 0)])
 def test_custom_timeouts_parse_like_go(text, seconds):
-    assert monitor.duration_seconds(text) == seconds
+    assert durations.duration_seconds(text) == seconds
 
 
 def test_default_provider_names_and_version_ranges():
-    assert monitor.default_provider_name("7.51.1") == "default_7_51_1"
-    assert monitor.default_provider_name("") == "default"
-    assert monitor.default_provider_name("1.2.3-alpha.1") == "default_1_2_3_alpha_1"
-    assert monitor.version_in_range("3.272.0", ">=3.0.0 <4.0.0")
-    assert not monitor.version_in_range("3.272.0", ">=4.0.0 || <3.100.0")
+    assert urns.default_provider_name("7.51.1") == "default_7_51_1"
+    assert urns.default_provider_name("") == "default"
+    assert urns.default_provider_name("1.2.3-alpha.1") == "default_1_2_3_alpha_1"
+    assert versions.version_in_range("3.272.0", ">=3.0.0 <4.0.0")
+    assert not versions.version_in_range("3.272.0", ">=4.0.0 || <3.100.0")
 
 
 # --- provider functions without a program ---------------------------------------------------------
@@ -535,10 +536,10 @@ def test_engine_services_load_the_protocol_without_the_sdk():
     # same ones once something loads it after all.
     script = (
         "import sys\n"
-        "import golive.analysis.analyzer, golive.preview.monitor\n"
+        "import golive.analysis.analyzer, golive.preview.services\n"
         "assert 'pulumi' not in sys.modules, sorted(m for m in sys.modules if m.startswith('pulumi'))\n"
         "from pulumi.runtime.proto import analyzer_pb2, resource_pb2\n"
-        "assert golive.preview.monitor.resource_pb2.RegisterResourceRequest is resource_pb2.RegisterResourceRequest\n"
+        "assert golive.preview.services.resource_pb2.RegisterResourceRequest is resource_pb2.RegisterResourceRequest\n"
         "assert golive.analysis.analyzer.analyzer_pb2.AnalyzeRequest is analyzer_pb2.AnalyzeRequest\n"
         "assert golive.analysis.analyzer.analyzer_pb2.MANDATORY == analyzer_pb2.MANDATORY\n"
     )
@@ -547,8 +548,8 @@ def test_engine_services_load_the_protocol_without_the_sdk():
 
 
 def test_the_engine_takes_no_resources_after_the_shutdown_signal():
-    preview = monitor.Preview(project="p", stack="s", organization="o", root_dir=REPO_ROOT, pwd=REPO_ROOT)
-    service = monitor.ResourceMonitorService(preview)
+    preview = deployment.Preview(project="p", stack="s", organization="o", root_dir=REPO_ROOT, pwd=REPO_ROOT)
+    service = services.ResourceMonitorService(preview)
 
     class Aborted(Exception):
         pass
@@ -563,7 +564,7 @@ def test_the_engine_takes_no_resources_after_the_shutdown_signal():
     assert calls == [preview.graph]
     with pytest.raises(Aborted, match="Already waiting for shutdown"):  # resmon's answer to a second call
         service.SignalAndWaitForShutdown(None, Context())
-    request = monitor.resource_pb2.RegisterResourceRequest(type="aws:sns/topic:Topic", name="late", custom=True)
+    request = services.resource_pb2.RegisterResourceRequest(type="aws:sns/topic:Topic", name="late", custom=True)
     with pytest.raises(Aborted, match="'late' was registered after the program signalled"):
         service.RegisterResource(request, Context())
     assert calls == [preview.graph] and preview.graph.resources == []

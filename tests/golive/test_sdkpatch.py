@@ -18,8 +18,8 @@ from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.proto import engine_pb2
 
 from golive.preview import _sdkpatch
-from golive.preview.graph import STACK_TYPE
 from golive.preview.program import ProgramError, run_program
+from golive.preview.urns import STACK_TYPE
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_WAIT = sdk_stack.wait_for_rpcs  # the SDK's own, whatever a test installs

@@ -11,7 +11,6 @@ import pytest
 from golive.analysis.findings import _type_and_name
 from golive.errors import GoliveError
 from golive.preview import urns
-from golive.preview.monitor import urn_parts
 from golive.preview.project import load_project, load_stack_config
 from golive.preview.state import load_state
 
@@ -30,7 +29,7 @@ def test_every_urn_of_an_export_parses_back_into_itself():
         assert (parsed.stack, parsed.project) == ("production", "shop")
         assert f"urn:pulumi:{parsed.stack}::{parsed.project}::{parsed.qualified_type}::{parsed.name}" == resource["urn"]
         assert parsed.type == resource["type"]  # the export's type is the URN's own, without parents'
-        assert urn_parts(resource["urn"]) == tuple(parsed)  # the program path reads it the same way
+        assert urns.urn_parts(resource["urn"]) == tuple(parsed)  # the program path reads it the same way
 
 
 def test_a_provider_reference_of_an_export_names_its_provider_and_id():

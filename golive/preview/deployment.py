@@ -1,54 +1,39 @@
-"""The engine side of an offline preview: pulumirpc.ResourceMonitor and pulumirpc.Engine over gRPC.
+"""The engine side of an offline preview: the deployment that a program's ResourceMonitor and Engine
+calls act on (`services` serves them over gRPC).
 
-A Python program talks to these services exactly as it talks to the Pulumi CLI. They answer as the
-engine does in a preview of a stack that does not exist yet (pkg/resource/deploy/source_eval.go at
-3.260): every custom resource is a create, whose id is unknown ("") and whose outputs are its
-inputs with the provider's computed outputs unknown; components get their URN and no outputs;
-custom resources without an explicit provider get the engine's default provider for their package.
-Transforms run through the program's callback server as the engine runs them. Every registration
-is recorded, in order, as a `ResourceNode` of the `ResourceGraph`.
+It answers as the engine does in a preview of a stack that does not exist yet
+(pkg/resource/deploy/source_eval.go at 3.260): every custom resource is a create, whose id is unknown ("")
+and whose outputs are its inputs with the provider's computed outputs unknown; components get their URN
+and no outputs; custom resources without an explicit provider get the engine's default provider for
+their package. Transforms run through the program's callback server as the engine runs them. Every
+registration is recorded, in order, as a `ResourceNode` of the `ResourceGraph`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
 
 from golive.preview import _proto, urns
 
 if TYPE_CHECKING:
-    from pulumi.runtime.proto import (
-        alias_pb2,
-        callback_pb2,
-        callback_pb2_grpc,
-        engine_pb2,
-        engine_pb2_grpc,
-        resource_pb2,
-        resource_pb2_grpc,
-    )
+    from pulumi.runtime.proto import alias_pb2, callback_pb2, callback_pb2_grpc, resource_pb2
 else:
     alias_pb2 = _proto.load("alias_pb2")
     callback_pb2 = _proto.load("callback_pb2")
     callback_pb2_grpc = _proto.load("callback_pb2_grpc")
-    engine_pb2 = _proto.load("engine_pb2")
-    engine_pb2_grpc = _proto.load("engine_pb2_grpc")
     resource_pb2 = _proto.load("resource_pb2")
-    resource_pb2_grpc = _proto.load("resource_pb2_grpc")
 
+from golive.preview.durations import duration_seconds
 from golive.preview.graph import (
-    STACK_TYPE,
     CustomTimeouts,
     InvokeRecord,
     LogMessage,
@@ -59,27 +44,30 @@ from golive.preview.graph import (
 )
 from golive.preview.invokes import STACK_REFERENCE, OfflineProviders
 from golive.preview.provider_schema import computed_outputs
-from golive.preview.wire import (  # noqa: F401 - part of this module's surface for callers and tests
-    ARCHIVE_SIG,
-    ASSET_SIG,
-    OUTPUT_SIG,
-    RESOURCE_SIG,
+from golive.preview.refusal import MonitorError
+from golive.preview.structs import add_property_dependencies, check_assets, strip_secrets, to_dict, to_struct
+from golive.preview.urns import (
+    PROVIDER_PREFIX,
+    STACK_TYPE,
+    create_urn,
+    default_provider_name,
+    is_type_token,
+    make_urn,
+    package_of,
+    qualified_type,
+    urn_parts,
+)
+from golive.preview.wire import (
     SECRET_SIG,
     SIG,
     UNKNOWN,
-    UNKNOWN_SENTINELS,
     contains_unknowns,
     downgrade_outputs,
     engine_view,
-    is_unknown,
     output_dependencies,
     upgrade_to_outputs,
 )
 from golive.preview.wire import signature as _sig
-
-PROVIDER_PREFIX = "pulumi:providers:"
-# What RequirePulumiVersion compares against: the CLI is at least as new as the SDK it runs.
-ENGINE_VERSION = "3.272.0"
 
 # source_eval.go supportsFeatureID: the string ids older SDKs probe with SupportsFeature.
 SUPPORTED_FEATURE_IDS = frozenset({
@@ -107,196 +95,7 @@ SUPPORTED_FEATURES = (
     resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON,
     resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_PARENT,
 )
-_SEVERITY = {engine_pb2.DEBUG: "debug", engine_pb2.INFO: "info", engine_pb2.WARNING: "warning",
-             engine_pb2.ERROR: "error"}
 
-
-class MonitorError(Exception):
-    """A request the engine would refuse; the message reaches the program as the RPC's error."""
-
-    def __init__(self, message: str, code: grpc.StatusCode = grpc.StatusCode.UNKNOWN) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-# --- protobuf Structs (the wire conversions themselves are wire.py's) ----------------------------
-
-def to_dict(struct: struct_pb2.Struct | None) -> dict[str, Any]:
-    return json_format.MessageToDict(struct) if struct is not None else {}
-
-
-def to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(value)
-    return struct
-
-
-def add_property_dependencies(props: dict[str, Any], property_deps: dict[str, list[str]]) -> dict[str, Any]:
-    """source_eval.go upgradeOutputValues: carry each property's dependencies into its output value,
-    so a transform that keeps the value keeps its dependencies."""
-    result = {}
-    for key, value in props.items():
-        deps = property_deps.get(key)
-        if deps is None:
-            result[key] = value
-            continue
-        current = output_dependencies(value)
-        if set(deps) <= set(current):
-            result[key] = value
-            continue
-        output = dict(value) if _sig(value) == OUTPUT_SIG else {SIG: OUTPUT_SIG, "value": value}
-        merged = dict.fromkeys(output.get("dependencies") or ())
-        merged.update(dict.fromkeys(deps))
-        output["dependencies"] = list(merged)
-        result[key] = output
-    return result
-
-
-def _strip_secrets(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_strip_secrets(v) for v in value]
-    if isinstance(value, dict):
-        if _sig(value) == SECRET_SIG:
-            return _strip_secrets(value.get("value"))
-        return {k: _strip_secrets(v) for k, v in value.items()}
-    return value
-
-
-def _check_assets(value: Any, pwd: Path) -> Any:
-    """ComputeAssetHashes: the engine hashes every asset when it unmarshals a registration, so a
-    missing file fails the preview. Archive hashes are not computed offline; their paths are checked."""
-    if isinstance(value, list):
-        return [_check_assets(v, pwd) for v in value]
-    if not isinstance(value, dict):
-        return value
-    sig = _sig(value)
-    if sig == ASSET_SIG:
-        out = dict(value)
-        if "hash" not in out:
-            if isinstance(out.get("text"), str):
-                out["hash"] = hashlib.sha256(out["text"].encode()).hexdigest()
-            elif isinstance(out.get("path"), str):
-                path = pwd / out["path"]
-                try:
-                    out["hash"] = hashlib.sha256(path.read_bytes()).hexdigest()
-                except OSError as err:
-                    raise MonitorError(f"failed to compute asset hash: open {out['path']}: "
-                                       f"{(err.strerror or str(err)).lower()}") from None
-        return out
-    if sig == ARCHIVE_SIG:
-        if isinstance(value.get("path"), str) and not (pwd / value["path"]).exists():
-            raise MonitorError(f"failed to compute archive hash: open {value['path']}: "
-                               "no such file or directory")
-        if isinstance(value.get("assets"), dict):
-            return {**value, "assets": {k: _check_assets(v, pwd) for k, v in value["assets"].items()}}
-        return value
-    if sig in (SECRET_SIG, OUTPUT_SIG):
-        return {k: (_check_assets(v, pwd) if k == "value" else v) for k, v in value.items()}
-    if sig == RESOURCE_SIG:
-        return value
-    return {k: _check_assets(v, pwd) for k, v in value.items()}
-
-
-# --- names -------------------------------------------------------------------------------------
-
-def urn_parts(urn: str) -> tuple[str, str, str, str]:
-    """(stack, project, qualified type, name) of `urn:pulumi:STACK::PROJECT::TYPE::NAME`."""
-    parsed = urns.parse(urn)
-    if parsed is None:
-        raise MonitorError(f"invalid URN {urn!r}", grpc.StatusCode.INVALID_ARGUMENT)
-    return parsed.stack, parsed.project, parsed.qualified_type, parsed.name
-
-
-def qualified_type(urn: str) -> str:
-    return urn_parts(urn)[2]
-
-
-def make_urn(stack: str, project: str, parent: str, typ: str, name: str) -> str:
-    """deployment.go generateURN: parent types joined by `$`, except under the root Stack."""
-    qualified = typ
-    if parent:
-        parent_type = qualified_type(parent)
-        if parent_type != STACK_TYPE:
-            qualified = f"{parent_type}${typ}"
-    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
-
-
-def _create_urn(name: str, typ: str, parent: str, project: str, stack: str) -> str:
-    """resource.CreateURN, used for alias specs."""
-    if not parent:
-        return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
-    return f"{parent[:parent.rindex('::')]}${typ}::{name}"
-
-
-def _is_type_token(typ: str) -> bool:
-    parts = typ.split(":")
-    return len(parts) == 3 and all(parts)
-
-
-def _package_of(typ: str) -> str:
-    if typ.startswith(PROVIDER_PREFIX):
-        return typ[len(PROVIDER_PREFIX):]
-    return typ.split(":")[0]
-
-
-def default_provider_name(version: str) -> str:
-    """providers.ProviderRequest.DefaultName: `default`, or `default_7_51_1` for version 7.51.1."""
-    if not version:
-        return "default"
-    core, _, build = version.partition("+")
-    core, _, pre = core.partition("-")
-    name = "default_" + "_".join(core.split("."))
-    for extra in (pre, build):
-        if extra:
-            name += "_" + re.sub(r"[^A-Za-z0-9_]", "_", extra)
-    return name
-
-
-_DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def duration_seconds(text: str) -> float:
-    """Go's time.ParseDuration, in seconds, as generateTimeoutInSeconds uses it."""
-    if not text:
-        return 0.0
-    sign, body = (-1.0, text[1:]) if text.startswith("-") else (1.0, text.lstrip("+"))
-    if body == "0":
-        return 0.0
-    total, pos = 0.0, 0
-    for match in _DURATION.finditer(body):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(body) or pos == 0:
-        raise MonitorError(f'time: invalid duration "{text}"', grpc.StatusCode.INVALID_ARGUMENT)
-    return sign * total
-
-
-def _version_tuple(text: str) -> tuple[int, int, int]:
-    nums = [int(n) for n in re.findall(r"\d+", text.split("-")[0])[:3]]
-    return tuple([*nums, 0, 0, 0][:3])  # type: ignore[return-value]
-
-
-def version_in_range(version: str, spec: str) -> bool:
-    """blang/semver ParseRange as RequirePulumiVersion uses it: `>=3.0.0 <4.0.0 || =5.0.0`."""
-    have = _version_tuple(version)
-    for alternative in spec.split("||"):
-        ok = True
-        for part in alternative.split():
-            match = re.fullmatch(r"(>=|<=|!=|>|<|=|!)?v?(\d+(?:\.\d+){0,2}(?:[-+][0-9A-Za-z.-]+)?)", part)
-            if match is None:
-                raise MonitorError(f"invalid version range {spec!r}", grpc.StatusCode.INVALID_ARGUMENT)
-            op, want = match.group(1) or "=", _version_tuple(match.group(2))
-            ok = ok and {">=": have >= want, "<=": have <= want, ">": have > want, "<": have < want,
-                         "=": have == want, "!=": have != want, "!": have != want}[op]
-        if ok:
-            return True
-    return False
-
-
-# --- the deployment ----------------------------------------------------------------------------
 
 @dataclass
 class _Goal:
@@ -499,7 +298,7 @@ class Preview:
             if found is None:
                 raise MonitorError(f"unknown provider package '{package_ref}'")
             return found
-        return _package_of(typ), version, url
+        return package_of(typ), version, url
 
     def _alias_urns(self, aliases: Iterable[alias_pb2.Alias], name: str, typ: str, parent: str) -> list[str]:
         """stepGenerator.collapseAliasToUrn for each alias spec, de-duplicated."""
@@ -516,7 +315,7 @@ class Preview:
             no_parent = which == "noParent" and spec.noParent
             if no_parent or (alias_parent and qualified_type(alias_parent) == STACK_TYPE):
                 alias_parent = ""
-            found[_create_urn(spec.name or name, spec.type or typ, alias_parent, spec.project or self.project,
+            found[create_urn(spec.name or name, spec.type or typ, alias_parent, spec.project or self.project,
                               spec.stack or self.stack)] = None
         return list(found)
 
@@ -537,7 +336,7 @@ class Preview:
         name, typ, custom, remote, parent = req.name, req.type, req.custom, req.remote, req.parent
         if parent:
             urn_parts(parent)
-        if (custom or remote) and not _is_type_token(typ):
+        if (custom or remote) and not is_type_token(typ):
             raise MonitorError(f"{typ!r} is not a valid type token (expected pkg:module:Type)",
                                grpc.StatusCode.INVALID_ARGUMENT)
         if req.envVarMappings and not typ.startswith(PROVIDER_PREFIX):
@@ -554,15 +353,15 @@ class Preview:
             protect = parent_goal.protect if protect is None else protect
             retain = parent_goal.retain_on_delete if retain is None else retain
             if not provider and parent_goal.provider:
-                parent_pkg = _package_of(qualified_type(urns.provider_urn(parent_goal.provider)).split("$")[-1])
-                if (not remote and not custom) or parent_pkg == _package_of(typ):
+                parent_pkg = package_of(qualified_type(urns.provider_urn(parent_goal.provider)).split("$")[-1])
+                if (not remote and not custom) or parent_pkg == package_of(typ):
                     provider = parent_goal.provider
 
         aliases = [alias_pb2.Alias(urn=u) for u in req.aliasURNs] + list(req.aliases)
         dbr = req.deleteBeforeReplace if (req.deleteBeforeReplaceDefined or req.deleteBeforeReplace) else None
 
         props = to_dict(req.object) if req.HasField("object") else {}
-        props = upgrade_to_outputs(_check_assets(props, self.pwd))
+        props = upgrade_to_outputs(check_assets(props, self.pwd))
         dependencies = list(dict.fromkeys(req.dependencies))
         property_deps: dict[str, list[str]] = {}
         if not req.propertyDependencies and not remote:
@@ -573,7 +372,7 @@ class Preview:
         if req.transforms:
             props = add_property_dependencies(props, property_deps)
 
-        pkg = _package_of(typ)
+        pkg = package_of(typ)
         if custom or remote:
             provider = self._resolve_provider(provider, req.providers, parent, pkg)
         opts = resource_pb2.TransformResourceOptions(
@@ -693,7 +492,7 @@ class Preview:
         if not req.supportsPartialValues:
             response_object = {k: v for k, v in response_object.items() if not contains_unknowns(v)}
         if not req.acceptSecrets:
-            response_object = _strip_secrets(response_object)
+            response_object = strip_secrets(response_object)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=node_id, object=to_struct(response_object),
                                                      result=resource_pb2.SUCCESS)
 
@@ -719,7 +518,7 @@ class Preview:
 
     def read_resource(self, req: resource_pb2.ReadResourceRequest) -> resource_pb2.ReadResourceResponse:
         self._refuse_after_shutdown(f"{req.type} {req.name!r} was read")
-        if not _is_type_token(req.type):
+        if not is_type_token(req.type):
             raise MonitorError(f"{req.type!r} is not a valid type token", grpc.StatusCode.INVALID_ARGUMENT)
         parent = req.parent
         provider = req.provider
@@ -728,7 +527,7 @@ class Preview:
                                                        req.packageRef)
             provider = self._default_provider(pkg, version, url, req.type, "Read")
         raw = to_dict(req.properties) if req.HasField("properties") else {}
-        props = engine_view(_check_assets(raw, self.pwd))
+        props = engine_view(check_assets(raw, self.pwd))
         if req.type == STACK_REFERENCE:
             state, how = self.providers.stack_reference(str(props.get("name", req.id)))
             self._record_invoke(STACK_REFERENCE, how, req.sourcePosition if req.HasField("sourcePosition")
@@ -751,7 +550,7 @@ class Preview:
             self.goals[urn] = _Goal(custom=True, protect=None, retain_on_delete=None, deleted_with="",
                                     provider=provider)
             self.parents[urn] = parent
-        obj = state if req.acceptSecrets else _strip_secrets(state)
+        obj = state if req.acceptSecrets else strip_secrets(state)
         return resource_pb2.ReadResourceResponse(urn=urn, properties=to_struct(obj), id=req.id)
 
     def _record_invoke(self, token: str, how: str, pos: Any) -> None:
@@ -783,12 +582,12 @@ class Preview:
         parent = req.parent
         provider = req.provider
         if not provider and parent:  # INVOKE_PARENT: the parent's provider for this package
-            provider = self._resolve_provider("", {}, parent, _package_of(tok))
+            provider = self._resolve_provider("", {}, parent, package_of(tok))
             with self.lock:
                 goal = self.goals.get(parent)
             if not provider and goal is not None and goal.provider:
                 ptype = qualified_type(urns.provider_urn(goal.provider)).split("$")[-1]
-                if _package_of(ptype) == _package_of(tok):
+                if package_of(ptype) == package_of(tok):
                     provider = goal.provider
         version, url = req.version, req.pluginDownloadURL
         if self.stack_invoke_transforms:
@@ -804,7 +603,7 @@ class Preview:
                     args = to_dict(response.args)
                 if response.HasField("options"):
                     opts = response.options
-            args = _strip_secrets(downgrade_outputs(args))
+            args = strip_secrets(downgrade_outputs(args))
             provider, version, url = opts.provider, opts.version, opts.plugin_download_url
         if not provider:
             pkg, version, url = self._provider_request(tok, version, url, req.packageRef)
@@ -877,151 +676,3 @@ class Preview:
             project=self.project, stack=self.stack, organization=self.organization, config=self.config,
             configSecretKeys=self.secret_keys, dryRun=True, parallel=self.parallel,
             supportedFeatures=SUPPORTED_FEATURES)
-
-
-# --- gRPC services -----------------------------------------------------------------------------
-
-def _guard(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn MonitorError (and any bug of ours) into the RPC's error status, as the engine reports it."""
-
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return method(self, request, context)
-        except MonitorError as err:
-            context.abort(err.code, str(err))
-        except Exception as err:
-            context.abort(grpc.StatusCode.INTERNAL, f"golive monitor: {type(err).__name__}: {err}")
-
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
-
-
-class ResourceMonitorService(resource_pb2_grpc.ResourceMonitorServicer):
-    def __init__(self, preview: Preview) -> None:
-        self.preview = preview
-
-    @_guard
-    def GetDeploymentInfo(self, request: Any, context: grpc.ServicerContext) -> resource_pb2.DeploymentInfo:
-        return self.preview.deployment_info()
-
-    @_guard
-    def SupportsFeature(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return resource_pb2.SupportsFeatureResponse(hasSupport=request.id in SUPPORTED_FEATURE_IDS)
-
-    @_guard
-    def RegisterResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self.preview.register_resource(request)
-
-    @_guard
-    def RegisterResourceOutputs(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.preview.register_resource_outputs(request)
-        return empty_pb2.Empty()
-
-    @_guard
-    def ReadResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self.preview.read_resource(request)
-
-    @_guard
-    def Invoke(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self.preview.invoke(request)
-
-    @_guard
-    def Call(self, request: Any, context: grpc.ServicerContext) -> Any:
-        raise MonitorError(f"call of {request.tok}: methods of remote components run in their provider "
-                           "plugin, which golive does not run offline", grpc.StatusCode.UNIMPLEMENTED)
-
-    @_guard
-    def RegisterStackTransform(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.preview.register_stack_transform(request)
-        return empty_pb2.Empty()
-
-    @_guard
-    def RegisterStackInvokeTransform(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.preview.register_stack_transform(request, invoke=True)
-        return empty_pb2.Empty()
-
-    @_guard
-    def RegisterResourceHook(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.preview.register_hook(request.name, request.callback, request.on_dry_run, request.ignore_errors)
-        return empty_pb2.Empty()
-
-    @_guard
-    def RegisterErrorHook(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self.preview.register_hook(request.name, request.callback, False)
-        return empty_pb2.Empty()
-
-    @_guard
-    def RegisterPackage(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return resource_pb2.RegisterPackageResponse(ref=self.preview.register_package(request))
-
-    @_guard
-    def SignalAndWaitForShutdown(self, request: Any, context: grpc.ServicerContext) -> Any:
-        # The engine ends its source of events here, so its analyzers' AnalyzeStack runs now; it also
-        # holds the call until the deployment is done, which offline only delays the program's exit.
-        if not self.preview.signal_shutdown():
-            raise MonitorError("Already waiting for shutdown")  # resmon's answer to a second call
-        return empty_pb2.Empty()
-
-
-class EngineService(engine_pb2_grpc.EngineServicer):
-    def __init__(self, preview: Preview) -> None:
-        self.preview = preview
-
-    @_guard
-    def Log(self, request: Any, context: grpc.ServicerContext) -> Any:
-        severity = _SEVERITY.get(request.severity, "info")
-        if severity != "debug":  # the SDK's own tracing, which the CLI shows only with --debug
-            self.preview.log(severity, request.message, request.urn)
-        return empty_pb2.Empty()
-
-    @_guard
-    def GetRootResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return engine_pb2.GetRootResourceResponse(urn=self.preview.root_urn)
-
-    @_guard
-    def SetRootResource(self, request: Any, context: grpc.ServicerContext) -> Any:
-        with self.preview.lock:
-            self.preview.root_urn = request.urn
-        return engine_pb2.SetRootResourceResponse()
-
-    @_guard
-    def RequirePulumiVersion(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if not version_in_range(ENGINE_VERSION, request.pulumi_version_range):
-            raise MonitorError(f"Pulumi CLI version {ENGINE_VERSION} does not satisfy the version range "
-                               f"{request.pulumi_version_range!r} requested by the program",
-                               grpc.StatusCode.FAILED_PRECONDITION)
-        return engine_pb2.RequirePulumiVersionResponse()
-
-
-class Servers:
-    """The ResourceMonitor and Engine services on loopback ports, for one program run."""
-
-    def __init__(self, preview: Preview, *, workers: int = 64, monitor_port: int = 0, engine_port: int = 0) -> None:
-        """Port 0 picks a free port; a given port may be held by a socket with SO_REUSEPORT set."""
-        self.preview = preview
-        options = [("grpc.max_receive_message_length", 400 * 1024 * 1024),
-                   ("grpc.max_send_message_length", 400 * 1024 * 1024)]
-        self._monitor = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
-        self._engine = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=options)
-        resource_pb2_grpc.add_ResourceMonitorServicer_to_server(ResourceMonitorService(preview),
-                                                                self._monitor)
-        engine_pb2_grpc.add_EngineServicer_to_server(EngineService(preview), self._engine)
-        self.monitor_address = f"127.0.0.1:{self._monitor.add_insecure_port(f'127.0.0.1:{monitor_port}')}"
-        self.engine_address = f"127.0.0.1:{self._engine.add_insecure_port(f'127.0.0.1:{engine_port}')}"
-
-    def start(self) -> Servers:
-        self._monitor.start()
-        self._engine.start()
-        return self
-
-    def stop(self) -> None:
-        for server in (self._monitor, self._engine):
-            server.stop(grace=None).wait(5)
-        self.preview.close()
-
-    def __enter__(self) -> Servers:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
