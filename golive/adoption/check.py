@@ -29,8 +29,9 @@ from golive.preview.program import prepare_program
 
 if TYPE_CHECKING:
     from golive.adoption.baseline import Baseline
-    from golive.analysis.analyzer import AnalyzerSession, Diagnostic
+    from golive.analysis.analyzer import AnalyzerSession
     from golive.analysis.findings import CheckResult
+    from golive.analysis.protocol import Diagnostic
     from golive.preview.graph import ResourceGraph, ResourceNode
 
 

@@ -1,13 +1,9 @@
 """Stage 3: drive a CrossGuard policy pack over the real analyzer gRPC protocol, as the engine does.
 
 What the engine does, and so what this does (pulumi/pulumi 3.260: pkg/resource/plugin/analyzer_plugin.go,
-pkg/resource/deploy/step_generator.go, sdk/python/cmd/pulumi-language-python/main.go, sdk/policy_proxy.go):
+pkg/resource/deploy/step_generator.go). The pack's process is `golive.analysis.packprocess`'s; the
+protocol's messages, as golive's values, are `golive.analysis.protocol`'s.
 
-- The pack runs as `<python> -u -m pulumi.policy <engineAddr> <DIR>` with DIR as working directory (golive
-  starts the module through `golive/preview/_guard.py`, which runs it as -m does, guarded); the
-  python is the virtualenv named in PulumiPolicy.yaml, activated (VIRTUAL_ENV, PATH). The language host
-  adds PULUMI_ORGANIZATION, PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN and PULUMI_CONFIG (skipping empty
-  ones) and NOT PULUMI_CONFIG_SECRET_KEYS: a pack learns the secret keys from ConfigureStack only.
 - Handshake (the Python SDK leaves it unimplemented), ConfigureStack, GetAnalyzerInfo (once; the engine
   caches it), Configure with every policy (`golive.analysis.policyconfig.reconcile`), then for every registered
   resource - custom, component, provider (default ones too) and the root stack - Remediate and then
@@ -35,33 +31,40 @@ pkg/resource/deploy/step_generator.go, sdk/python/cmd/pulumi-language-python/mai
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import gc
-import json
 import os
-import queue
-import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
-from golive import loading
-from golive.analysis.policyconfig import ConfigError, PackInfo, PolicyConfig, PolicyInfo, configure_request, reconcile
-from golive.errors import GoliveError
-from golive.preview import _proto, urns
+from golive.analysis.packprocess import (
+    PackError,
+    PackProcess,
+    PackProject,
+    PackPython,
+    choose_python,
+    load_pack_project,
+    pack_environment,
+)
+from golive.analysis.policyconfig import ConfigError, PackInfo, PolicyConfig, configure_request, reconcile
+from golive.analysis.protocol import (
+    LEVELS,
+    SEVERITIES,
+    Diagnostic,
+    Remediation,
+    RequestParts,
+    pack_info_from_proto,
+    root_stack_urn,
+    to_struct,
+    urn_name,
+)
+from golive.preview import _proto
 from golive.preview.graph import ResourceGraph, ResourceNode
-from golive.preview.process import GUARD_SCRIPT, LIFELINE_ENV, end_descendants, lifeline, wait_exited
-from golive.preview.urns import STACK_TYPE
-from golive.preview.wire import engine_view
 
 if TYPE_CHECKING:
     from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
@@ -77,246 +80,10 @@ _MAX_MESSAGE = 400 * 1024 * 1024
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", _MAX_MESSAGE),
     ("grpc.max_send_message_length", _MAX_MESSAGE),
-    # No call is ever retried (no service config asks for it); without the retry filter each of the
-    # two calls per resource is ~10% cheaper.
+    # No call is ever retried (no service config asks for it), and the retry filter makes each of the
+    # two calls per resource dearer (docs/benchmarks.md).
     ("grpc.enable_retries", 0),
 ]
-_ENV_WE_SET = (
-    "PULUMI_ORGANIZATION",
-    "PULUMI_PROJECT",
-    "PULUMI_STACK",
-    "PULUMI_DRY_RUN",
-    "PULUMI_CONFIG",
-    "PULUMI_CONFIG_SECRET_KEYS",
-)
-
-LEVELS = {
-    analyzer_pb2.ADVISORY: "advisory",
-    analyzer_pb2.MANDATORY: "mandatory",
-    analyzer_pb2.DISABLED: "disabled",
-    analyzer_pb2.REMEDIATE: "remediate",
-}
-SEVERITIES = {
-    analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED: "",
-    analyzer_pb2.POLICY_SEVERITY_LOW: "low",
-    analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
-    analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
-    analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
-}
-POLICY_TYPES = {
-    analyzer_pb2.POLICY_TYPE_UNKNOWN: "",
-    analyzer_pb2.POLICY_TYPE_RESOURCE: "resource",
-    analyzer_pb2.POLICY_TYPE_STACK: "stack",
-}
-
-
-class PackError(GoliveError):
-    """The pack would not start, crashed, or did not answer in time; carries the tail of its stderr."""
-
-
-@dataclass(frozen=True)
-class PackProject:
-    """What PulumiPolicy.yaml says that matters for starting the pack."""
-
-    dir: Path
-    runtime: str
-    virtualenv: str | None
-    toolchain: str
-    version: str
-    description: str
-
-
-@dataclass(frozen=True)
-class PackPython:
-    executable: str
-    virtualenv: Path | None  # activated for the pack when not None
-    note: str  # for the report: which interpreter ran the pack, and why
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """An AnalyzeDiagnostic as the engine shows it (see the module docstring for what it changes)."""
-
-    policy_name: str
-    policy_pack_name: str
-    policy_pack_version: str
-    description: str
-    message: str
-    enforcement_level: str
-    severity: str
-    urn: str  # the resource the engine attributes it to
-    reported_urn: str  # what the pack put in the diagnostic ("" for none)
-    phase: str  # "remediate" | "analyze" | "analyzeStack"
-
-
-@dataclass(frozen=True)
-class Remediation:
-    policy_name: str
-    policy_pack_name: str
-    policy_pack_version: str
-    urn: str
-
-
-def load_pack_project(pack_dir: str | os.PathLike[str]) -> PackProject:
-    """Read DIR/PulumiPolicy.yaml; PackError naming the file when it is missing or unusable."""
-    directory = Path(pack_dir).resolve()
-    path = directory / "PulumiPolicy.yaml"
-    if not path.exists():
-        raise PackError(f"{path}: not found (a policy pack folder holds PulumiPolicy.yaml)")
-    data = loading.load_yaml(path, error=PackError)
-    if not isinstance(data, dict):
-        raise PackError(f"{path}: must be a YAML mapping")
-    runtime = data.get("runtime")
-    options: dict[str, Any] = {}
-    if isinstance(runtime, dict):
-        options = runtime.get("options") or {}
-        runtime = runtime.get("name")
-    if not isinstance(runtime, str) or not runtime:
-        raise PackError(f"{path}: runtime: missing or not a string")
-    if not isinstance(options, dict):
-        raise PackError(f"{path}: runtime.options: must be a mapping")
-    virtualenv = options.get("virtualenv")
-    version = data.get("version")
-    return PackProject(
-        dir=directory,
-        runtime=runtime,
-        virtualenv=str(virtualenv) if virtualenv else None,
-        toolchain=str(options.get("toolchain") or "pip"),
-        # YAML reads `version: 1.0` as a float; the CLI reads it as the string it is written as.
-        version="" if version is None else str(version),
-        description=str(data.get("description") or ""),
-    )
-
-
-def choose_python(project: PackProject) -> PackPython:
-    """The pack's own virtualenv when it exists (as the CLI), else the interpreter golive runs on."""
-    venv_name = project.virtualenv
-    if venv_name is None and project.toolchain == "uv":
-        venv_name = ".venv"  # uv's default, which the language host also assumes
-    if venv_name is not None:
-        venv = Path(venv_name) if Path(venv_name).is_absolute() else project.dir / venv_name
-        python = venv / "bin" / "python"
-        if python.exists():
-            return PackPython(str(python), venv, f"the pack's virtualenv {venv}")
-        return PackPython(
-            sys.executable,
-            None,
-            f"golive's interpreter {sys.executable}: PulumiPolicy.yaml names virtualenv {venv_name!r}, "
-            f"which does not exist (`pulumi install` in {project.dir} creates it)",
-        )
-    return PackPython(
-        sys.executable, None, f"golive's interpreter {sys.executable}: PulumiPolicy.yaml names no virtualenv"
-    )
-
-
-def pack_environment(
-    graph: ResourceGraph,
-    python: PackPython,
-    base: Mapping[str, str] | None = None,
-    added: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The environment the language host gives the pack, plus `added` (what golive alone knows, such as
-    the pack config's file); an empty value in `added` removes the variable."""
-    ours = {*_ENV_WE_SET, *(added or {})}
-    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in ours}
-    if python.virtualenv is not None:
-        # toolchain.ActivateVirtualEnv: venv/bin first on PATH, PYTHONHOME dropped, VIRTUAL_ENV set.
-        env.pop("PYTHONHOME", None)
-        env["PATH"] = os.pathsep.join(p for p in (str(python.virtualenv / "bin"), env.get("PATH", "")) if p)
-        env["VIRTUAL_ENV"] = str(python.virtualenv)
-    extra = {
-        "PULUMI_ORGANIZATION": graph.organization,
-        "PULUMI_PROJECT": graph.project,
-        "PULUMI_STACK": graph.stack,
-        "PULUMI_DRY_RUN": "true",
-        # Go's json.Marshal of a nil map is never reached: an empty config map arrives as nil and is skipped.
-        "PULUMI_CONFIG": json.dumps(dict(sorted(graph.config.items())), separators=(",", ":"))
-        if graph.config
-        else "",
-    }
-    env.update({k: v for k, v in {**extra, **(added or {})}.items() if v})
-    return env
-
-
-def to_struct(props: Mapping[str, Any], *, skip_internal: bool = True) -> struct_pb2.Struct:
-    s = struct_pb2.Struct()
-    # SkipInternalKeys drops only the top level: nested `__` keys reach the pack.
-    s.update({k: engine_view(v) for k, v in props.items() if not (skip_internal and k.startswith("__"))})
-    return s
-
-
-def root_stack_urn(graph: ResourceGraph) -> str:
-    for node in graph.resources:
-        if node.type == STACK_TYPE and not node.parent:
-            return node.urn
-    # resource.DefaultRootStackURN; the Python SDK names the stack resource "<project>-<stack>".
-    return f"urn:pulumi:{graph.stack}::{graph.project}::{STACK_TYPE}::{graph.project}-{graph.stack}"
-
-
-def _options(node: ResourceNode) -> analyzer_pb2.AnalyzerResourceOptions:
-    opts = node.options
-    timeouts = opts.custom_timeouts
-    return analyzer_pb2.AnalyzerResourceOptions(
-        protect=opts.protect,
-        ignoreChanges=list(opts.ignore_changes),
-        deleteBeforeReplace=bool(opts.delete_before_replace),
-        deleteBeforeReplaceDefined=opts.delete_before_replace is not None,
-        additionalSecretOutputs=list(opts.additional_secret_outputs),
-        aliases=list(opts.aliases),
-        # The engine always sends the message, zeros when the resource sets none.
-        customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(
-            create=timeouts.create if timeouts else 0.0,
-            update=timeouts.update if timeouts else 0.0,
-            delete=timeouts.delete if timeouts else 0.0,
-        ),
-        parent=node.parent or "",
-    )
-
-
-def _urn_name(urn: str, fallback: str) -> str:
-    # The engine sends URN.Name(), which may itself hold "::".
-    parsed = urns.parse(urn)
-    return parsed.name if parsed else fallback
-
-
-def _provider(
-    node: ResourceNode, nodes: Mapping[str, ResourceNode]
-) -> analyzer_pb2.AnalyzerProviderResource | None:
-    if not node.provider or node.is_provider:
-        return None
-    # A provider reference is "URN::ID"; the graph may keep either.
-    provider = nodes.get(node.provider) or nodes.get(urns.provider_urn(node.provider))
-    if provider is None:
-        return None
-    return analyzer_pb2.AnalyzerProviderResource(
-        type=provider.type,
-        name=_urn_name(provider.urn, provider.name),
-        urn=provider.urn,
-        properties=to_struct(provider.inputs),
-    )
-
-
-class _RequestParts:
-    """The parts of a resource's requests that Remediate, Analyze and AnalyzeStack share, built once:
-    its options, and its provider (one message per provider, however many resources use it)."""
-
-    def __init__(self, nodes: Mapping[str, ResourceNode]) -> None:
-        self.nodes = nodes
-        self._providers: dict[str, analyzer_pb2.AnalyzerProviderResource | None] = {}
-        self._options: dict[str, analyzer_pb2.AnalyzerResourceOptions] = {}
-
-    def options(self, node: ResourceNode) -> analyzer_pb2.AnalyzerResourceOptions:
-        found = self._options.get(node.urn)
-        if found is None:
-            found = self._options[node.urn] = _options(node)
-        return found
-
-    def provider(self, node: ResourceNode) -> analyzer_pb2.AnalyzerProviderResource | None:
-        if not node.provider or node.is_provider:
-            return None
-        if node.provider not in self._providers:
-            self._providers[node.provider] = _provider(node, self.nodes)
-        return self._providers[node.provider]
 
 
 @contextlib.contextmanager
@@ -330,50 +97,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _tail(lines: Iterable[str], max_lines: int = 40, max_chars: int = 4000) -> str:
-    text = "\n".join(list(lines)[-max_lines:]).strip()
-    return text if len(text) <= max_chars else "…" + text[-max_chars:]
-
-
-def pack_info_from_proto(info: analyzer_pb2.AnalyzerInfo, project: PackProject | None = None) -> PackInfo:
-    policies = []
-    for p in info.policies:
-        schema = json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {}
-        policies.append(
-            PolicyInfo(
-                name=p.name,
-                description=p.description,
-                enforcement_level=LEVELS.get(p.enforcementLevel, ""),
-                severity=SEVERITIES.get(p.severity, ""),
-                policy_type=POLICY_TYPES.get(p.policy_type, ""),
-                config_schema=schema,
-                required=tuple(p.configSchema.required),
-                tags=tuple(p.tags),
-                remediation_steps=p.remediation_steps,
-                url=p.url,
-                display_name=p.displayName,
-            )
-        )
-    policies.sort(key=lambda p: p.name)
-    # convertPolicyConfig: an entry that names no level arrives as ADVISORY (the enum's zero), so the
-    # engine applies "advisory" to it; properties arrive as a map, empty when none.
-    initial = {
-        k: PolicyConfig(LEVELS.get(v.enforcementLevel, ""), json_format.MessageToDict(v.properties))
-        for k, v in info.initialConfig.items()
-    }
-    return PackInfo(
-        name=info.name,
-        version=(project.version if project and project.version else info.version),
-        description=info.description or (project.description if project else ""),
-        supports_config=info.supportsConfig,
-        policies=tuple(policies),
-        initial_config=initial,
-        display_name=info.displayName,
-        tags=tuple(info.tags),
-        repository=info.repository,
-    )
 
 
 class AnalyzerSession:
@@ -414,24 +137,16 @@ class AnalyzerSession:
         self.info: PackInfo | None = None
         self.calls: list[str] = []  # the RPCs sent, in order
         self.remediations: list[Remediation] = []
-        # What the pack printed after its port (the CLI passes it on to its own output).
-        self.stdout: collections.deque[str] = collections.deque(maxlen=200)
-        self._stderr: collections.deque[str] = collections.deque(maxlen=400)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._process: PackProcess | None = None
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
-        self._threads: list[threading.Thread] = []
-        self._first_line: queue.Queue[str | None] = queue.Queue(maxsize=1)
-        self._start_timeout = 30.0
-        self._start_deadline = 0.0
         self._tags: dict[str, str] = {}
-        self._environment: dict[str, str] = {}
         self._connected: bool | BaseException | None = None  # True, or what went wrong
         self._configured = False
         self._analyzed: set[str] = set()  # URNs already sent to Remediate and Analyze
         self._per_resource = True  # whether Remediate and Analyze can answer anything (see the docstring)
         self._diagnostics: list[Diagnostic] = []
-        self._parts: _RequestParts | None = None
+        self._parts: RequestParts | None = None
         self._ran = False
         self._closed = False
         self._close_lock = threading.Lock()  # the pack's own thread may end it while the caller does too
@@ -477,9 +192,14 @@ class AnalyzerSession:
             project, graph, choose_python(project), call_timeout=call_timeout, engine_address=engine_address
         )
         session._tags = dict(tags or {})
-        session._environment = dict(environment or {})
         try:
-            session._spawn(start_timeout)
+            session._process = PackProcess.spawn(
+                project,
+                session.python,
+                engine_address=engine_address,
+                environment=pack_environment(graph, session.python, added=environment),
+                start_timeout=start_timeout,
+            )
         except BaseException:
             session.close()
             raise
@@ -492,10 +212,10 @@ class AnalyzerSession:
             if self._connected is not True:
                 raise self._connected
             return
-        if self._proc is None or self._closed:
+        if self._process is None or self._closed:
             raise RuntimeError("AnalyzerSession.connect needs a launched, open session")
         try:
-            self._await_port()
+            self._open_channel(self._process.port())
             self._handshake_and_configure_stack(self._tags)
             self.info = pack_info_from_proto(self._call("GetAnalyzerInfo", empty_pb2.Empty()), self.project)
         except BaseException as err:
@@ -505,132 +225,26 @@ class AnalyzerSession:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._process.pid if self._process else None
 
     @property
     def stderr(self) -> str:
-        return "\n".join(self._stderr)
+        return self._process.stderr if self._process else ""
 
-    def _spawn(self, start_timeout: float) -> None:
-        argv = [
-            self.python.executable,
-            "-u",
-            GUARD_SCRIPT,  # -m, and the pack's descendants end with it, or with golive's process
-            "pulumi.policy",
-            self.engine_address,
-            str(self.project.dir),
-        ]
-        self._start_timeout = start_timeout
-        self._start_deadline = time.monotonic() + start_timeout
-        line = lifeline()
-        try:
-            self._proc = subprocess.Popen(
-                argv,
-                cwd=self.project.dir,
-                env={**pack_environment(self.graph, self.python, added=self._environment), LIFELINE_ENV: str(line)},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # its own process group, so close() ends whatever it started too
-                pass_fds=(line,),
-            )
-        except OSError as err:
-            raise PackError(
-                f"policy pack {self.project.dir}: cannot run {self.python.executable}: {err.strerror or err}"
-            ) from None
-        self._threads = [
-            threading.Thread(target=self._read_stdout, args=(self._first_line,), daemon=True, name="pack-stdout"),
-            threading.Thread(target=self._read_stderr, daemon=True, name="pack-stderr"),
-        ]
-        for t in self._threads:
-            t.start()
+    @property
+    def stdout(self) -> Sequence[str]:
+        """What the pack printed after its port (the CLI passes it on to its own output)."""
+        return self._process.stdout if self._process else ()
 
-    def _await_port(self) -> None:
-        line = self._port_line()
-        if line is None:
-            self._wait_stderr_eof()
-            status = self._wait_exit(2.0)
-            self._fail(
-                "exited before printing its port" + (f" (status {status})" if status is not None else "")
-            )
-        try:
-            port = int(line.strip())
-        except ValueError:
-            # The CLI reads the port with Fscanf("%d\n") from the first line and fails the same way.
-            self._fail(
-                f"printed {line.strip()[:200]!r} where its port belongs (the Pulumi CLI reads the port "
-                "from the first line of standard output)"
-            )
-        # No channel_ready_future: its connectivity watch makes channel.close() wait up to 0.2 s. The
-        # first call waits for the connection instead (wait_for_ready), watching the process meanwhile.
+    def _open_channel(self, port: int) -> None:
+        # No channel_ready_future: its connectivity watch makes channel.close() wait (docs/benchmarks.md).
+        # The first call waits for the connection instead (wait_for_ready), watching the process meanwhile.
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
 
-    def _port_line(self) -> str | None:
-        """The first line of the pack's stdout, or None once the pack has exited without one: its exit is
-        watched, not only its stdout's end, which a descendant of the pack (a daemon) may hold off."""
-        while True:
-            remaining = self._start_deadline - time.monotonic()
-            try:
-                return self._first_line.get(timeout=max(0.0, min(remaining, 0.1)))
-            except queue.Empty:
-                pass
-            if self._exit_status() is not None:
-                try:  # what it printed before it exited is in the pipe: read at once
-                    return self._first_line.get(timeout=0.5)
-                except queue.Empty:
-                    return None
-            if remaining <= 0:
-                self._fail(f"did not print its port within {self._start_timeout:g} s")
-
-    def _read_stdout(self, first_line: queue.Queue[str | None]) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        got_first = False
-        with self._proc.stdout:  # closed here, not by close(): closing waits for a read in progress
-            for raw in self._proc.stdout:
-                text = raw.decode("utf-8", errors="replace").rstrip("\n")
-                if not got_first:
-                    got_first = True
-                    first_line.put(text)
-                else:
-                    self.stdout.append(text)
-        if not got_first:
-            first_line.put(None)
-
-    def _read_stderr(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        with self._proc.stderr:
-            for raw in self._proc.stderr:
-                self._stderr.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
-
-    def _wait_stderr_eof(self) -> None:
-        # The process has closed stdout; give its stderr a moment to drain so the message shows the cause.
-        if len(self._threads) > 1:
-            self._threads[1].join(timeout=2.0)
-
-    def _wait_exit(self, seconds: float) -> int | None:
-        if self._proc is not None and seconds > 0:
-            wait_exited(self._proc, seconds)
-        return self._exit_status()
-
-    def _exit_status(self) -> int | None:
-        """Exit status without reaping, so the process group id stays ours until close()."""
-        if self._proc is None:
-            return None
-        if self._proc.returncode is not None:
-            return self._proc.returncode
-        try:
-            info = os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return self._proc.poll()
-        if info is None:
-            return None
-        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-
     def _fail(self, what: str) -> NoReturn:
-        stderr = _tail(self._stderr)
-        message = f"policy pack {self.project.dir} {what}"
-        raise PackError(message + (f"; its stderr:\n{stderr}" if stderr else "; it wrote nothing to stderr"))
+        assert self._process is not None
+        self._process.fail(what)
 
     # -- calling ----------------------------------------------------------------------------------------
     def _call(
@@ -656,9 +270,10 @@ class AnalyzerSession:
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 self._fail(f"did not answer {where} within {self.call_timeout:g} s")
             # A dead process shows as UNAVAILABLE a moment before its exit status can be read.
-            status = self._wait_exit(1.0 if code == grpc.StatusCode.UNAVAILABLE else 0.0)
+            assert self._process is not None
+            status = self._process.wait_exit(1.0 if code == grpc.StatusCode.UNAVAILABLE else 0.0)
             if status is not None:
-                self._wait_stderr_eof()
+                self._process.wait_stderr_eof()
                 self._fail(f"exited (status {status}) during {where}")
             details = (err.details() if hasattr(err, "details") else "") or str(code)
             self._fail(f"failed {where}: {details.strip().splitlines()[-1] if details.strip() else code}")
@@ -667,16 +282,16 @@ class AnalyzerSession:
     def _first_call(self, method: str, request: Any) -> Any:
         """The first call waits for the connection (the pack listens before it prints its port) and
         fails as soon as the process is gone rather than at the deadline."""
-        assert self._stub is not None
+        assert self._stub is not None and self._process is not None
         future = getattr(self._stub, method).future(request, timeout=self.call_timeout, wait_for_ready=True)
         while True:
             try:
                 return future.result(timeout=0.02)
             except grpc.FutureTimeoutError:
-                status = self._exit_status()
+                status = self._process.exit_status()
                 if status is not None:
                     future.cancel()
-                    self._wait_stderr_eof()
+                    self._process.wait_stderr_eof()
                     self._fail(f"exited (status {status}) during {method}")
 
     def _handshake_and_configure_stack(self, tags: dict[str, str]) -> None:
@@ -747,7 +362,7 @@ class AnalyzerSession:
         if node.external or node.urn in self._analyzed:
             return
         if self._parts is None or self._parts.nodes is not nodes:
-            self._parts = _RequestParts(nodes)
+            self._parts = RequestParts(nodes)
         self._analyze_one(node, self._parts)
 
     def finish(self, graph: ResourceGraph | None = None) -> list[Diagnostic]:
@@ -779,7 +394,7 @@ class AnalyzerSession:
         # Resources read with `.get` take the engine's read path: neither analyzed nor in AnalyzeStack.
         analyzed = [n for n in self.graph.resources if not n.external]
         nodes = {n.urn: n for n in analyzed}
-        requests = _RequestParts(self.graph.by_urn())
+        requests = RequestParts(self.graph.by_urn())
         for node in analyzed:
             if node.urn not in self._analyzed:
                 self._analyze_one(node, requests)
@@ -795,7 +410,7 @@ class AnalyzerSession:
                 diagnostics.append(self._convert(d, d.urn if d.urn in nodes else root, "analyzeStack"))
         return list(diagnostics)
 
-    def _analyze_one(self, node: ResourceNode, requests: _RequestParts) -> None:
+    def _analyze_one(self, node: ResourceNode, requests: RequestParts) -> None:
         self._analyzed.add(node.urn)
         if not self._per_resource:
             return
@@ -808,7 +423,7 @@ class AnalyzerSession:
             type=node.type,
             properties=everything if same else to_struct(inputs),
             urn=node.urn,
-            name=_urn_name(node.urn, node.name),
+            name=urn_name(node.urn, node.name),
             options=requests.options(node),
             provider=requests.provider(node),
         )
@@ -839,7 +454,7 @@ class AnalyzerSession:
         self,
         node: ResourceNode,
         properties: struct_pb2.Struct,
-        requests: _RequestParts,
+        requests: RequestParts,
         diagnostics: list[Diagnostic],
     ) -> dict[str, Any]:
         """Remediate `node` (`properties`: its inputs, `__` keys included); the inputs Analyze gets,
@@ -850,7 +465,7 @@ class AnalyzerSession:
             type=node.type,
             properties=properties,
             urn=node.urn,
-            name=_urn_name(node.urn, node.name),
+            name=urn_name(node.urn, node.name),
             options=requests.options(node),
             provider=requests.provider(node),
         )
@@ -881,12 +496,12 @@ class AnalyzerSession:
                 self.remediations.append(Remediation(r.policyName, r.policyPackName, version, node.urn))
         return inputs
 
-    def _stack_resource(self, node: ResourceNode, requests: _RequestParts) -> analyzer_pb2.AnalyzerResource:
+    def _stack_resource(self, node: ResourceNode, requests: RequestParts) -> analyzer_pb2.AnalyzerResource:
         return analyzer_pb2.AnalyzerResource(
             type=node.type,
             properties=to_struct(node.outputs),
             urn=node.urn,
-            name=_urn_name(node.urn, node.name),
+            name=urn_name(node.urn, node.name),
             options=requests.options(node),
             provider=requests.provider(node),
             parent=node.parent or "",
@@ -930,27 +545,8 @@ class AnalyzerSession:
             self._closed = True
         if self._channel is not None:
             self._channel.close()
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.returncode is None:
-            # Its descendants first, while it keeps them in its tree: the ones that left its group too.
-            end_descendants(proc.pid)
-            # The engine kills its plugins once the last call is answered; the pack has nothing to flush.
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            self._wait_exit(2.0)
-            # The leader is at worst a zombie until wait() below, so the group id cannot have been reused.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait()
-        # Bounded: a descendant that escaped the tree may hold the pipes open; the readers close them.
-        for t in self._threads:
-            t.join(timeout=2.0)
+        if self._process is not None:
+            self._process.terminate()
 
     def __enter__(self) -> AnalyzerSession:
         return self
@@ -959,20 +555,4 @@ class AnalyzerSession:
         self.close()
 
 
-__all__: Sequence[str] = (
-    "AnalyzerSession",
-    "Diagnostic",
-    "PackError",
-    "PackInfo",
-    "PackProject",
-    "PackPython",
-    "PolicyInfo",
-    "Remediation",
-    "choose_python",
-    "engine_view",
-    "load_pack_project",
-    "pack_environment",
-    "pack_info_from_proto",
-    "root_stack_urn",
-    "to_struct",
-)
+__all__: Sequence[str] = ("DEFAULT_ENGINE_ADDRESS", "AnalyzerSession")

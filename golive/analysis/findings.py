@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from golive.analysis.analyzer import Diagnostic, PackInfo, Remediation, root_stack_urn
+from golive.analysis.policyconfig import PackInfo
+from golive.analysis.protocol import Diagnostic, Remediation, root_stack_urn
 from golive.preview import urns
 from golive.preview.graph import InvokeRecord, ResourceGraph, SourcePosition
 from golive.preview.project import scalar_text

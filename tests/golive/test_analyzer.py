@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from golive.analysis import policyconfig
-from golive.analysis.analyzer import AnalyzerSession, PackError, load_pack_project
+from golive.analysis.analyzer import AnalyzerSession
+from golive.analysis.packprocess import PackError, load_pack_project
 from golive.preview.graph import ResourceGraph, ResourceNode, ResourceOptions, SourcePosition
 from golive.preview.wire import OUTPUT_SIG as OUTPUT_VALUE_SIG
 from golive.preview.wire import RESOURCE_SIG as RESOURCE_REF_SIG
@@ -416,7 +417,7 @@ def test_pack_virtualenv_is_used_and_activated(tmp_path, calls):
 
 def test_missing_virtualenv_falls_back_and_says_so():
     project = load_pack_project(PACKS / "crash")
-    from golive.analysis.analyzer import choose_python
+    from golive.analysis.packprocess import choose_python
 
     python = choose_python(project)
     assert python.executable == sys.executable and python.virtualenv is None
@@ -470,14 +471,14 @@ def test_real_pack_answers_every_call():
 
 
 def test_urn_name_keeps_double_colons_in_names():
-    from golive.analysis.analyzer import _urn_name
+    from golive.analysis.protocol import urn_name as _urn_name
 
     assert _urn_name(f"{PREFIX}test:index:Bucket::a::b", "x") == "a::b"
     assert _urn_name("not-a-urn", "fallback") == "fallback"
 
 
 def test_environment_is_rebuilt_not_inherited(tmp_path):
-    from golive.analysis.analyzer import PackPython, pack_environment
+    from golive.analysis.packprocess import PackPython, pack_environment
 
     base = {"PULUMI_CONFIG": '{"stale":"1"}', "PULUMI_STACK": "other", "PATH": "/bin", "PYTHONHOME": "/x"}
     plain = pack_environment(ResourceGraph("p", "s"), PackPython(sys.executable, None, ""), base=base)

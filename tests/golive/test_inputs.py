@@ -15,7 +15,8 @@ import pytest
 from checklist import catalog
 from golive import cli
 from golive.analysis import policyconfig
-from golive.analysis.analyzer import AnalyzerSession, PackError
+from golive.analysis.analyzer import AnalyzerSession
+from golive.analysis.packprocess import PackError
 from golive.errors import GoliveError
 from golive.packfolder import PACK_DIR
 from golive.preview.graph import ResourceGraph

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.analysis.analyzer import AnalyzerSession, PackError
+from golive.analysis.analyzer import AnalyzerSession
+from golive.analysis.packprocess import PackError
 from golive.preview import process
 from golive.preview.graph import ResourceGraph
 from golive.preview.program import run_program

@@ -12,8 +12,17 @@ from pulumi.runtime.proto import analyzer_pb2
 
 from checklist import catalog
 from golive.analysis import policyconfig
-from golive.analysis.analyzer import PackInfo, PolicyInfo
-from golive.analysis.policyconfig import ConfigError, PolicyConfig, configure_request, load, parse, reconcile, validate
+from golive.analysis.policyconfig import (
+    ConfigError,
+    PackInfo,
+    PolicyConfig,
+    PolicyInfo,
+    configure_request,
+    load,
+    parse,
+    reconcile,
+    validate,
+)
 
 SCHEMA = {
     "maxBuckets": {"type": "integer", "minimum": 0, "default": 10.0},  # Struct numbers arrive as floats

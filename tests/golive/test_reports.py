@@ -11,8 +11,10 @@ import jsonschema
 import pytest
 
 from golive.adoption.baseline import normalized_message
-from golive.analysis.analyzer import AnalyzerSession, Diagnostic, PackInfo, PolicyInfo, Remediation
+from golive.analysis.analyzer import AnalyzerSession
 from golive.analysis.findings import CheckResult, ConfigSource, Finding, PackSummary, ProductionSignal, build_result
+from golive.analysis.policyconfig import PackInfo, PolicyInfo
+from golive.analysis.protocol import Diagnostic, Remediation
 from golive.analysis.report import display_type, formats, render
 from golive.preview.graph import InvokeRecord, ResourceGraph, ResourceNode, SourcePosition
 

@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import quote
 
 from golive import __version__
-from golive.analysis.analyzer import PolicyInfo
 from golive.analysis.findings import CheckResult, Finding
+from golive.analysis.policyconfig import PolicyInfo
 from golive.analysis.report.base import register
 from golive.analysis.report.jsonreport import config_source
 from golive.preview.graph import SourcePosition
