@@ -166,28 +166,40 @@ async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
             break
 
 
-def _resolve(res: Any, data: asyncio.Future[Any], value: Any, is_known: bool, is_secret: bool, deps: Any,
-             failed: Exception | None) -> None:
-    from pulumi.output import _OutputData
+class _Resolver:
+    """One output property's resolver, as `rpc.transfer_properties` makes it with `functools.partial`:
+    called with the value, whether it is known, whether it is secret, its dependencies and the
+    registration's failure. Two slots, where a partial would also hold a tuple and a dict, for each
+    of a large stack's hundreds of thousands of properties, all alive until its module body ends."""
 
-    resources = set(deps) if deps else set()
-    resources.add(res)
-    if failed is not None:
-        data.set_exception(failed)
-    else:
-        data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+    __slots__ = ("res", "data")
+    output_data: Any = None  # pulumi.output._OutputData, set by transfer_properties
+
+    def __init__(self, res: Any, data: asyncio.Future[Any]) -> None:
+        self.res = res
+        self.data = data
+
+    def __call__(self, value: Any, is_known: bool, is_secret: bool, deps: Any, failed: Exception | None) -> None:
+        resources = set(deps) if deps else set()
+        resources.add(self.res)
+        if failed is not None:
+            self.data.set_exception(failed)
+        else:
+            self.data.set_result(self.output_data(resources=resources, value=value, is_known=is_known,
+                                                  is_secret=is_secret))
 
 
 def transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
     """pulumi.runtime.rpc.transfer_properties, with one future per property (see the docstring)."""
-    from pulumi import Output
+    from pulumi.output import Output, _OutputData
 
+    _Resolver.output_data = _OutputData
     resolvers: dict[str, Any] = {}
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # set up by the caller
         data: asyncio.Future[Any] = asyncio.Future()
-        resolvers[name] = functools.partial(_resolve, res, data)
+        resolvers[name] = _Resolver(res, data)
         res.__dict__[name] = Output._from_data(data)
     return resolvers
 
