@@ -121,6 +121,9 @@ async def _wait_for_outputs(settings: Any) -> None:
                     failed.append(task)
             else:
                 pending += 1
+                # Taken out of the set, an output property no longer needs the callback that takes
+                # it out once resolved: on_done takes its place (one callback, not a list of two).
+                task.remove_done_callback(_untrack_when_resolved)
                 task.add_done_callback(on_done)
         if failed:
             await failed[0]  # raises its exception (or CancelledError), as the SDK's `await task`

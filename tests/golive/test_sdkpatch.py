@@ -242,6 +242,35 @@ def test_output_properties_are_tracked_until_resolved_and_cost_little_memory(sdk
     assert per_property < 500, per_property
 
 
+def test_the_final_wait_adds_little_memory_per_pending_output_property(sdk):
+    """The final wait meets every output property of a large stack still pending: waiting on each
+    costs a few bytes (a second done-callback would cost a list and a tuple per output), and the
+    wait still ends once all have resolved."""
+    import tracemalloc
+
+    async def main():
+        names = {f"p{i}": None for i in range(200)}
+        resolvers = [_sdkpatch.transfer_properties(Resource(), names, True) for _ in range(50)]
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            waiting = asyncio.ensure_future(_sdkpatch._wait_for_outputs(sdk))
+            await asyncio.sleep(0)  # the wait takes the outputs over and waits on each
+            per_output = (tracemalloc.get_traced_memory()[0] - before) / (len(names) * len(resolvers))
+        finally:
+            tracemalloc.stop()
+        assert not waiting.done()
+        for by_name in resolvers:
+            for resolve in by_name.values():
+                resolve("v", True, False, None, None)
+        await asyncio.wait_for(waiting, 10)
+        return per_output, sdk.outputs
+
+    per_output, left = asyncio.run(main())
+    assert left == set()
+    assert per_output < 60, per_output
+
+
 def test_output_properties_are_one_future_each_not_a_task(sdk):
     async def main():
         before = len(asyncio.all_tasks())
