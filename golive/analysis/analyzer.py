@@ -399,9 +399,12 @@ class AnalyzerSession:
             if node.urn not in self._analyzed:
                 self._analyze_one(node, requests)
 
-        stack_request = analyzer_pb2.AnalyzeStackRequest(
-            resources=[self._stack_resource(n, requests) for n in analyzed]
-        )
+        # One resource at a time into the request: a list of them first would be a second copy of the
+        # whole stack at once (the request copies each message it is given), golive's peak memory.
+        stack_request = analyzer_pb2.AnalyzeStackRequest()
+        resources = stack_request.resources
+        for node in analyzed:
+            resources.append(self._stack_resource(node, requests))
         diagnostics = self._diagnostics
         response = self._call("AnalyzeStack", stack_request, tolerate_unimplemented=True)
         if response is not None:
