@@ -1,5 +1,5 @@
-"""Argument types shared by the commands' parsers: a value argparse refuses at parse time, with the
-command's usage line and exit status 2, before anything runs or connects."""
+"""Argument types shared by the commands' parsers: a value argparse refuses at parse time, in one line
+with exit status 2, before anything runs or connects; and the endpoint options several commands share."""
 
 from __future__ import annotations
 
@@ -30,3 +30,18 @@ def endpoint_url(text: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL with a host")
     return text
+
+
+def add_aws_endpoint(parser: argparse.ArgumentParser, *, region_default: str) -> None:
+    """--aws-endpoint and --aws-region, for a command that calls AWS."""
+    parser.add_argument("--aws-endpoint", type=endpoint_url, help="AWS endpoint URL (tests, private setups)")
+    parser.add_argument("--aws-region", help=f"AWS region (default: {region_default})")
+
+
+def add_customerio_endpoints(parser: argparse.ArgumentParser) -> None:
+    """--customerio-track-url, --customerio-api-url and --ca-bundle, for a command that calls Customer.io."""
+    parser.add_argument("--customerio-track-url", type=endpoint_url, help="Track API base URL (default: the region's)")
+    parser.add_argument("--customerio-api-url", type=endpoint_url, help="App API base URL (default: the region's)")
+    parser.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM CA certificates to trust for Customer.io in addition to the default store "
+                             "(verification stays on)")

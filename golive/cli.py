@@ -189,8 +189,7 @@ def _declare_fingerprints(prints: argparse.ArgumentParser) -> None:
     prints.add_argument("--stack", "-s", required=True, help="the non-production stack")
     prints.add_argument("--environment", help="environment in the secret names (default: the stack name)")
     prints.add_argument("--merge", metavar="FILE", help="merge into this policy-pack config file instead of printing")
-    prints.add_argument("--aws-endpoint", type=argtypes.endpoint_url, help="AWS endpoint URL (tests, private setups)")
-    prints.add_argument("--aws-region", help="AWS region (default: the environment's)")
+    argtypes.add_aws_endpoint(prints, region_default="the environment's")
 
 
 def _declare_credentials(creds: argparse.ArgumentParser) -> None:
@@ -204,13 +203,8 @@ def _declare_credentials(creds: argparse.ArgumentParser) -> None:
     common.add_argument("--compare-with", action="append", metavar="ENV",
                         help="non-production environment whose key must differ (repeatable; default: staging "
                              "for a production environment)")
-    common.add_argument("--aws-endpoint", type=argtypes.endpoint_url, help="AWS endpoint URL (tests, private setups)")
-    common.add_argument("--aws-region", help="AWS region (default: aws:region in the stack config)")
-    common.add_argument("--customerio-track-url", type=argtypes.endpoint_url,
-                        help="Track API base URL (default: the region's)")
-    common.add_argument("--customerio-api-url", type=argtypes.endpoint_url,
-                        help="App API base URL (default: the region's)")
-    common.add_argument("--ca-bundle", metavar="FILE", help="extra CA certificates to trust for Customer.io")
+    argtypes.add_aws_endpoint(common, region_default="the stack's aws:region")
+    argtypes.add_customerio_endpoints(common)
     common.add_argument("--timeout", type=argtypes.seconds, default=10.0,
                         help="seconds to wait for each Customer.io answer (default 10)")
     from golive.clients.aws import add_identity_options  # boto3: only for the command that needs it

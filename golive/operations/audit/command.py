@@ -22,15 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, smoke: bool) -> None:
     parser.add_argument("--format", choices=("text", "json", "junit"), default="text")
     parser.add_argument("--output", "-o", help="write the report here instead of standard output")
     parser.add_argument("--region", choices=("us", "eu"), help="Customer.io region (default: the stack's)")
-    parser.add_argument("--aws-endpoint", type=argtypes.endpoint_url, help="AWS endpoint URL (tests, private setups)")
-    parser.add_argument("--aws-region", help="AWS region (default: the stack's aws:region)")
-    parser.add_argument("--customerio-track-url", type=argtypes.endpoint_url,
-                        help="Track API base URL (default: the region's)")
-    parser.add_argument("--customerio-api-url", type=argtypes.endpoint_url,
-                        help="App API base URL (default: the region's)")
-    parser.add_argument("--ca-bundle", metavar="FILE",
-                        help="PEM CA certificates to trust for Customer.io in addition to the default store "
-                             "(verification stays on)")
+    argtypes.add_aws_endpoint(parser, region_default="the stack's aws:region")
+    argtypes.add_customerio_endpoints(parser)
     parser.add_argument("--timeout", type=argtypes.seconds, default=5.0,
                         help="seconds for any one network call (default 5)")
     add_identity_options(parser)

@@ -69,8 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--stack", "-s", required=True, help="the stack whose flag to read or move")
     common.add_argument("--program-dir", default=".", help="folder holding Pulumi.yaml and Pulumi.<stack>.yaml")
     common.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` (names the flag)")
-    common.add_argument("--aws-endpoint", type=argtypes.endpoint_url, help="AWS endpoint URL (tests, private setups)")
-    common.add_argument("--aws-region", help="AWS region (default: the stack's aws:region)")
+    argtypes.add_aws_endpoint(common, region_default="the stack's aws:region")
     common.add_argument("--timeout", type=argtypes.seconds, default=5.0,
                         help="seconds for any one network call (default 5)")
     add_identity_options(common)
@@ -78,12 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     writing.add_argument("--reason", help="why; recorded with the version (history shows it)")
     gated = argparse.ArgumentParser(add_help=False)
     gated.add_argument("--region", choices=("us", "eu"), help="Customer.io region for the smoke test")
-    gated.add_argument("--customerio-track-url", type=argtypes.endpoint_url,
-                       help="Track API base URL (default: the region's)")
-    gated.add_argument("--customerio-api-url", type=argtypes.endpoint_url,
-                       help="App API base URL (default: the region's)")
-    gated.add_argument("--ca-bundle", metavar="FILE",
-                       help="PEM CA certificates to trust for Customer.io in addition to the default store")
+    argtypes.add_customerio_endpoints(gated)
     formats = argparse.ArgumentParser(add_help=False)
     formats.add_argument("--format", choices=("text", "json"), default="text")
 
