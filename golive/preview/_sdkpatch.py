@@ -32,7 +32,8 @@ checked there by tests. None changes what the program does or can observe beyond
 4. A registration carries the source position of the user code that declared the resource and no
    frames above it. The SDK sends every frame of the call stack (`_get_stack_trace`, which reads
    each frame's file through linecache) and keeps them until the registration is sent; golive's
-   monitor reads only `sourcePosition`, the first of those frames, which is unchanged.
+   monitor reads only `sourcePosition`, the first of those frames, which is unchanged. Its line is
+   looked up in a table (`line_number`), not by `f_lineno`'s scan of the code from its start.
 
 Only the standard library and the program's own `pulumi` are imported, and only when called: the
 program may run in its own virtualenv.
@@ -41,6 +42,7 @@ program may run in its own virtualenv.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import sys
 from typing import Any
@@ -235,13 +237,37 @@ def transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
 
 
 _URIS: dict[str, str | None] = {}
+_LINE_TABLES: dict[Any, tuple[list[int], list[int | None]]] = {}
+
+
+def line_number(frame: Any) -> int | None:
+    """`frame.f_lineno`, found by bisection in its code's line table, read once per code object.
+
+    CPython finds `f_lineno` by scanning the line table from the start of the code to the frame's
+    instruction: a program that declares its resources one statement each at top level pays for
+    the statements above at every declaration (quadratic: most of the module body's time at 10,000
+    resources). A frame being traced may have its line set by the tracer: then it is asked.
+    """
+    if frame.f_trace is not None:
+        return frame.f_lineno
+    code = frame.f_code
+    table = _LINE_TABLES.get(code)
+    if table is None:
+        starts: list[int] = []
+        lines: list[int | None] = []
+        for start, _end, line in code.co_lines():
+            starts.append(start)
+            lines.append(line)
+        table = _LINE_TABLES[code] = (starts, lines)
+    index = bisect.bisect_right(table[0], frame.f_lasti) - 1
+    return table[1][index] if index >= 0 else frame.f_lineno
 
 
 def _source_position(frame: Any) -> Any:
     """runtime.resource._get_source_position_for_frame, for a live frame (the file's URI cached)."""
     from pulumi.runtime.proto import source_pb2
 
-    filename, line = frame.f_code.co_filename, frame.f_lineno
+    filename, line = frame.f_code.co_filename, line_number(frame)
     if filename == "" or line is None:
         return None
     if filename not in _URIS:

@@ -309,3 +309,50 @@ def test_a_registration_carries_the_same_source_position_and_no_frames_above_it(
     assert ours.frames[0].pc.uri == Path(__file__).as_uri() and ours.frames[0].pc.line > 0
     monkeypatch.setattr(sys, "tracebacklimit", 3, raising=False)  # the SDK's own honours it
     assert declared_here(lambda: _sdkpatch.stack_trace(SDK_STACK_TRACE)) == declared_here(SDK_STACK_TRACE)
+
+
+def probe_lines(found):
+    def probe(*_args, **_kwargs):
+        frame = sys._getframe(1)
+        found.append((_sdkpatch.line_number(frame), frame.f_lineno))
+        return 1
+    return probe
+
+
+def big_module(statements: int) -> str:
+    """Resource-like declarations of many shapes, one after another at top level, as generated
+    programs write them: calls spread over lines, branches, loops, comprehensions, functions."""
+    shapes = (
+        "Res('a{i}', tags={{'team': 'x'}})\n",
+        "b{i} = Res(\n    'b{i}',\n    size=P(\n        {i}),\n)\n",
+        "if {i} % 3:\n    Res('c{i}')\nelse:\n    Res('d{i}', P())\n",
+        "for _ in range(2):\n    Res('e{i}')\n",
+        "f{i} = [Res(n) for n in ('f{i}',)]\n",
+        "def g{i}():\n    return Res('g{i}')\ng{i}()\n",
+        "try:\n    Res('h{i}', 1 / ({i} % 2))\nexcept ZeroDivisionError:\n    Res('h{i}-zero')\n",
+        "x{i} = (Res('k{i}') if {i} else None) or P(P(), P())\n",
+    )
+    return "".join(shapes[i % len(shapes)].format(i=i) for i in range(statements))
+
+
+def test_a_source_line_is_the_frames_own_line_anywhere_in_a_large_module():
+    found = []
+    probe = probe_lines(found)
+    source = big_module(800)
+    exec(compile(source, "/tmp/program/__main__.py", "exec"), {"Res": probe, "P": probe})
+    assert len(found) > 1000
+    assert [ours for ours, _ in found] == [theirs for _, theirs in found]
+    assert found[-1][0] >= source.count("\n") - 3  # the table reaches the end of the module
+
+
+def test_a_traced_frame_keeps_the_line_its_tracer_gives(monkeypatch):
+    found = []
+    code = compile(big_module(16), "/tmp/program/__main__.py", "exec")
+    def tracer(frame, event, arg):
+        return tracer
+    sys.settrace(tracer)
+    try:
+        exec(code, {"Res": probe_lines(found), "P": probe_lines(found)})
+    finally:
+        sys.settrace(None)
+    assert found and all(ours == theirs for ours, theirs in found)
