@@ -140,6 +140,7 @@ class AnalyzerSession:
         self._process: PackProcess | None = None
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self._serialized: dict[str, Any] = {}
         self._tags: dict[str, str] = {}
         self._connected: bool | BaseException | None = None  # True, or what went wrong
         self._configured = False
@@ -241,6 +242,9 @@ class AnalyzerSession:
         # The first call waits for the connection instead (wait_for_ready), watching the process meanwhile.
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        # AnalyzeStack with a request already serialized (bytes pass through a call with no serializer).
+        self._serialized = {"AnalyzeStack": self._channel.unary_unary(
+            "/pulumirpc.Analyzer/AnalyzeStack", response_deserializer=analyzer_pb2.AnalyzeResponse.FromString)}
 
     def _fail(self, what: str) -> NoReturn:
         assert self._process is not None
@@ -261,7 +265,8 @@ class AnalyzerSession:
         try:
             if first:
                 return self._first_call(method, request)
-            return getattr(self._stub, method)(request, timeout=self.call_timeout)
+            call = self._serialized[method] if isinstance(request, bytes) else getattr(self._stub, method)
+            return call(request, timeout=self.call_timeout)
         except grpc.RpcError as err:
             code = err.code() if hasattr(err, "code") else None
             if tolerate_unimplemented and code == grpc.StatusCode.UNIMPLEMENTED:
@@ -399,12 +404,14 @@ class AnalyzerSession:
             if node.urn not in self._analyzed:
                 self._analyze_one(node, requests)
 
-        # One resource at a time into the request: a list of them first would be a second copy of the
-        # whole stack at once (the request copies each message it is given), golive's peak memory.
-        stack_request = analyzer_pb2.AnalyzeStackRequest()
-        resources = stack_request.resources
-        for node in analyzed:
-            resources.append(self._stack_resource(node, requests))
+        # The request is sent as it is serialized, one resource at a time: serialized messages of one
+        # type concatenated parse as one message whose repeated fields hold all their elements, and
+        # the bytes of a resource take a fraction of its message's memory. A whole AnalyzeStackRequest
+        # held every resource's message at once, then its serialization besides: golive's peak.
+        single = analyzer_pb2.AnalyzeStackRequest
+        stack_request = b"".join(
+            single(resources=[self._stack_resource(node, requests)]).SerializeToString() for node in analyzed
+        )
         diagnostics = self._diagnostics
         response = self._call("AnalyzeStack", stack_request, tolerate_unimplemented=True)
         if response is not None:
