@@ -31,6 +31,7 @@ from pathlib import Path
 SIZES = (25, 250, 1000, 2500, 10000)
 QUICK_SIZES = (25, 250)
 BASE = 25  # resources in bench/program and bench/terraform
+FILE_RESOURCES = 250  # resources per generated .tf file
 SAMPLE_SECONDS = 0.005
 PSS_EVERY = 10  # samples
 
@@ -79,7 +80,11 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/estate"
 
 
 def generate(resources: int, root: Path, bench_dir: Path) -> tuple[Path, Path]:
-    """A Pulumi program and a Terraform folder of `resources` resources each, under `root`."""
+    """A Pulumi program and a Terraform folder of `resources` resources each, under `root`.
+
+    The program is one file, the harder case for golive. The Terraform estate is split into files of
+    FILE_RESOURCES resources, as real estates are: checkov gives up on a file its HCL parser cannot
+    read within 10 s (twice, then it scans nothing of it), which one file of 10,000 resources is."""
     program, terraform = root / f"program-{resources}", root / f"terraform-{resources}"
     shutil.copytree(bench_dir / "program", program)
     terraform.mkdir()
@@ -89,9 +94,32 @@ def generate(resources: int, root: Path, bench_dir: Path) -> tuple[Path, Path]:
         out.writelines(_filler_python(i) for i in extra)
     with open(terraform / "main.tf", "w", encoding="utf-8") as out:
         out.write((bench_dir / "terraform" / "main.tf").read_text(encoding="utf-8"))
-        out.write(f"\nlocals {{\n  assume   = {json.dumps(ASSUME)}\n  role_arn = {json.dumps(ROLE_ARN)}\n}}\n\n")
-        out.writelines(_filler_terraform(i) for i in extra)
+        out.write(f"\nlocals {{\n  assume   = {json.dumps(ASSUME)}\n  role_arn = {json.dumps(ROLE_ARN)}\n}}\n")
+    for first in range(0, len(extra), FILE_RESOURCES):
+        with open(terraform / f"estate-{first // FILE_RESOURCES:03d}.tf", "w", encoding="utf-8") as out:
+            out.writelines(_filler_terraform(i) for i in extra[first:first + FILE_RESOURCES])
     return program, terraform
+
+
+class CheckovScannedTooLittle(RuntimeError):
+    """checkov ran but did not scan every resource: its time would not be a comparison."""
+
+
+def checkov_coverage(report: str) -> tuple[int, int]:
+    """(resource_count, parsing_errors) from checkov's `-o json` output (one framework or a list)."""
+    data = json.loads(report)
+    summaries = [d["summary"] for d in (data if isinstance(data, list) else [data])]
+    return sum(s["resource_count"] for s in summaries), sum(s["parsing_errors"] for s in summaries)
+
+
+def verify_checkov(checkov: Path, terraform: Path, resources: int, cwd: Path) -> None:
+    """Run checkov once on `terraform` and make sure it parsed every file and scanned every resource."""
+    done = subprocess.run([str(checkov), "-d", str(terraform), "--quiet", "--compact", "-o", "json"], cwd=cwd,
+                          capture_output=True, text=True)
+    scanned, errors = checkov_coverage(done.stdout)
+    if scanned != resources or errors:
+        raise CheckovScannedTooLittle(f"checkov scanned {scanned} of {resources} resources in {terraform} "
+                                      f"({errors} parsing errors)")
 
 
 def _children(pid: int) -> list[int]:
@@ -208,7 +236,9 @@ def run_table(golive: list[str], checkov: Path, bench_dir: Path, work: Path, siz
         times: dict[str, list[float]] = {"ours": [], "theirs": []}
         memory: dict[str, list[int]] = {"ours": [], "theirs": []}
         pss: dict[str, list[int]] = {"ours": [], "theirs": []}
-        subprocess.run(ours_cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # warm caches
+        # Untimed runs first, to warm caches; checkov's also proves it scans every resource.
+        subprocess.run(ours_cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        verify_checkov(checkov, terraform, resources, work)
         for _ in range(_repeats(resources, repeat)):
             # Interleaved, so a host that slows down mid-run weighs on both tools alike.
             for key, command in (("ours", ours_cmd), ("theirs", theirs_cmd)):
