@@ -7,12 +7,13 @@ declaration per resource in both languages (a Terraform `count` would be one res
 
 Peak memory is the sum, over every process of a run (the tool and all it starts), of that process's
 own peak resident set (VmHWM in /proc/PID/status). A sampler walks the run's process tree
-(/proc/PID/task/TID/children) every few milliseconds and keeps each process's latest VmHWM; VmHWM
-only grows, so the last reading before a process ends is its peak up to that moment. (getrusage's
+(/proc/PID/task/TID/children) every 50 ms and reads each process's VmHWM every 10 ms; VmHWM only
+grows, so the last reading before a process ends is its peak up to that moment (a process that
+starts and ends between two walks is missed: the tools' such processes are small). (getrusage's
 RUSAGE_CHILDREN gives the largest single child, not a sum, and sees only reaped children.)
 A tool that forks workers (checkov does) has their shared pages counted once per worker in that sum,
 so the table also gives the peak, over the run, of the processes' summed proportional set size (Pss
-in /proc/PID/smaps_rollup, shared pages split among their sharers), sampled less often.
+in /proc/PID/smaps_rollup, shared pages split among their sharers), sampled once a second.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ SIZES = (25, 250, 1000, 2500, 10000)
 QUICK_SIZES = (25, 250)
 BASE = 25  # resources in bench/program and bench/terraform
 FILE_RESOURCES = 250  # resources per generated .tf file
-SAMPLE_SECONDS = 0.005
-PSS_EVERY = 10  # samples
+# The sampler shares the host's two cores with the tools it measures: walking the tree every 5 ms and
+# summing Pss every 50 ms took a quarter of a core from them, most of it smaps_rollup, which walks a
+# process's page tables under its memory map lock (milliseconds for a process of 600 MB). VmHWM is
+# read every SAMPLE_SECONDS, the tree walked for new processes every WALK_EVERY samples, Pss summed
+# every PSS_EVERY (once a second: the Pss column is a coarser figure than the peak).
+SAMPLE_SECONDS = 0.01
+WALK_EVERY = 5
+PSS_EVERY = 100
 
 
 def _filler_python(i: int) -> str:
@@ -164,6 +171,7 @@ class PeakSampler:
         self.root_pid = root_pid
         self.peaks: dict[int, int] = {}
         self.pss_peak = 0  # KiB
+        self._pids: list[int] = []
         self._samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -177,17 +185,20 @@ class PeakSampler:
         self._thread.join()
 
     def sample(self) -> None:
-        todo, seen = [self.root_pid], []
-        while todo:
-            pid = todo.pop()
+        if self._samples % WALK_EVERY == 0:
+            # The walk reads a children file per thread (a gRPC process has dozens): the dear part.
+            todo, self._pids = [self.root_pid], []
+            while todo:
+                pid = todo.pop()
+                self._pids.append(pid)
+                todo.extend(_children(pid))
+        for pid in self._pids:
             peak = _peak_kib(pid)
             if peak is not None and peak > self.peaks.get(pid, 0):
                 self.peaks[pid] = peak
-            seen.append(pid)
-            todo.extend(_children(pid))
         self._samples += 1
         if self._samples % PSS_EVERY == 0:  # smaps_rollup walks the page tables: dearer
-            self.pss_peak = max(self.pss_peak, sum(map(_pss_kib, seen)))
+            self.pss_peak = max(self.pss_peak, sum(map(_pss_kib, self._pids)))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,13 @@ def test_a_checkov_run_that_gave_up_on_a_file_is_not_a_comparison(tmp_path):
 def test_coverage_adds_up_every_framework_checkov_reports():
     assert scaling.checkov_coverage(json.dumps([summary(2400), summary(100, errors=2)])) == (2500, 2)
     assert scaling.checkov_coverage(json.dumps(summary(25))) == (25, 0)
+
+
+def test_the_sampler_sums_the_peaks_of_a_tree_including_a_grandchild_that_has_ended(tmp_path):
+    # A child that starts a grandchild which touches 200 MiB, frees it, and ends; then the child waits.
+    grandchild = "x = bytearray(200 * 2**20); x[::4096] = b'1' * len(x[::4096]); import time; time.sleep(0.5)"
+    child = (f"import subprocess, sys, time; subprocess.run([sys.executable, '-c', {grandchild!r}]); "
+             "time.sleep(0.3)")
+    _seconds, peak, _pss = scaling.measure([sys.executable, "-c", child], tmp_path)
+    assert peak > 200 * 2**20  # the grandchild's peak was read before it ended, and summed with the child's
+    assert peak < 400 * 2**20  # each process counted once
