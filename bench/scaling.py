@@ -13,7 +13,7 @@ starts and ends between two walks is missed: the tools' such processes are small
 RUSAGE_CHILDREN gives the largest single child, not a sum, and sees only reaped children.)
 A tool that forks workers (checkov does) has their shared pages counted once per worker in that sum,
 so the table also gives the peak, over the run, of the processes' summed proportional set size (Pss
-in /proc/PID/smaps_rollup, shared pages split among their sharers), sampled once a second.
+in /proc/PID/smaps_rollup, shared pages split among their sharers), sampled less often.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ FILE_RESOURCES = 250  # resources per generated .tf file
 # summing Pss every 50 ms took a quarter of a core from them, most of it smaps_rollup, which walks a
 # process's page tables under its memory map lock (milliseconds for a process of 600 MB). VmHWM is
 # read every SAMPLE_SECONDS, the tree walked for new processes every WALK_EVERY samples, Pss summed
-# every PSS_EVERY (once a second: the Pss column is a coarser figure than the peak).
+# every PSS_EVERY (once a second after the first two, five times a second before: the Pss column is a
+# coarser figure than the peak).
 SAMPLE_SECONDS = 0.01
 WALK_EVERY = 5
 PSS_EVERY = 100
@@ -197,7 +198,8 @@ class PeakSampler:
             if peak is not None and peak > self.peaks.get(pid, 0):
                 self.peaks[pid] = peak
         self._samples += 1
-        if self._samples % PSS_EVERY == 0:  # smaps_rollup walks the page tables: dearer
+        # smaps_rollup walks the page tables: dear for a large process, which only long runs have.
+        if self._samples % (PSS_EVERY if self._samples > 2 * PSS_EVERY else PSS_EVERY // 5) == 0:
             self.pss_peak = max(self.pss_peak, sum(map(_pss_kib, self._pids)))
 
     def _run(self) -> None:
