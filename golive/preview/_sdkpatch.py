@@ -27,7 +27,9 @@ checked there by tests. None changes what the program does or can observe beyond
    resolves to the same value, known/secret flags and dependencies (the resource and the engine's
    dependencies), or fails with the same exception. Each is tracked for the final wait as
    `Output._track` tracks it, with one shared done-callback instead of a closure per output, and its
-   resolver is a two-slot object instead of a partial: a few hundred bytes less per property.
+   resolver is a two-slot object instead of a partial: a few hundred bytes less per property. Its
+   `_OutputData` is built as the SDK's `__post_init__` would leave it, without the self-referencing
+   closure `rpc.contains_unknowns` makes at each call (cyclic garbage per property, for the collector).
 
 4. A registration carries the source position of the user code that declared the resource and no
    frames above it. The SDK sends every frame of the call stack (`_get_stack_trace`, which reads
@@ -191,9 +193,35 @@ class _Resolver:
         resources.add(self.res)
         if failed is not None:
             self.data.set_exception(failed)
-        else:
-            self.data.set_result(self.output_data(resources=resources, value=value, is_known=is_known,
-                                                  is_secret=is_secret))
+            return
+        # _OutputData(...) as its __post_init__ would leave it: known only if nothing in the value is
+        # unknown. Its check (rpc.contains_unknowns) makes a closure that refers to itself at each
+        # call: cyclic garbage for every output property, which only the collector can free.
+        data = object.__new__(self.output_data)
+        data.resources, data.value = resources, value
+        data.is_known = False if is_known and contains_unknowns(value) else is_known
+        data.is_secret = is_secret
+        self.data.set_result(data)
+
+
+def contains_unknowns(value: Any) -> bool:
+    """pulumi.runtime.rpc.contains_unknowns without its recursive closure: whether an Unknown is in
+    `value` or, through dicts and lists, anywhere below it (each object looked into once)."""
+    from pulumi.output import Unknown
+
+    todo, seen = [value], set()
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Unknown):
+            return True
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return False
 
 
 _SETTINGS: Any = None  # pulumi.runtime.settings.SETTINGS, set by transfer_properties

@@ -212,6 +212,60 @@ def test_output_properties_resolve_as_the_sdk_resolves_them(sdk, transfer):
     assert asyncio.run(main()) == (("logs", True, False, True), (False, True, True), True)
 
 
+VALUES = [
+    ("plain", True, "plain"),
+    ("nested", True, {"a": [1, {"b": [pulumi.UNKNOWN]}]}),
+    ("told-unknown", False, {"a": 1}),
+    ("none", True, None),
+    ("list", True, [[], {}, [{"x": "y"}]]),
+]
+
+
+@pytest.mark.parametrize("transfer", [SDK_TRANSFER, _sdkpatch.transfer_properties], ids=["sdk", "golive"])
+def test_an_output_is_known_only_when_nothing_in_its_value_is_unknown(sdk, transfer):
+    async def main():
+        res = Resource()
+        resolvers = transfer(res, {name: None for name, _, _ in VALUES}, True)
+        for name, known, value in VALUES:
+            resolvers[name](value, known, False, None, None)
+        return [((d := await getattr(res, name)._data).value is value, d.is_known, d.is_secret)
+                for name, _, value in VALUES]
+
+    assert asyncio.run(main()) == [(True, True, False), (True, False, False), (True, False, False),
+                                   (True, True, False), (True, True, False)]
+
+
+def test_a_value_that_holds_itself_is_looked_into_once():
+    looped: dict = {"a": [1]}
+    looped["self"] = looped
+    looped["a"].append(looped["a"])
+    assert _sdkpatch.contains_unknowns(looped) is False
+    looped["a"].append(pulumi.UNKNOWN)
+    assert _sdkpatch.contains_unknowns(looped) is True
+
+
+@pytest.mark.parametrize("transfer, garbage", [(SDK_TRANSFER, True), (_sdkpatch.transfer_properties, False)],
+                         ids=["sdk", "golive"])
+def test_resolving_output_properties_leaves_no_cyclic_garbage(sdk, transfer, garbage):
+    """Cyclic garbage waits for the collector, which in a large stack is time on the critical path."""
+    async def main():
+        res = Resource()
+        resolvers = transfer(res, {f"p{i}": None for i in range(200)}, True)
+        await asyncio.sleep(0)
+        gc.collect()
+        gc.disable()
+        try:
+            for resolve in resolvers.values():
+                resolve({"k": ["v"]}, True, False, None, None)
+            await asyncio.sleep(0)
+            return gc.collect(), res
+        finally:
+            gc.enable()
+
+    collected, _ = asyncio.run(main())
+    assert (collected >= 200) is garbage, collected
+
+
 def test_output_properties_are_tracked_until_resolved_and_cost_little_memory(sdk):
     """A large stack holds every output property of every resource until its module body ends: the
     program's process stays within a few hundred bytes per property (the SDK's way takes ~760, and
