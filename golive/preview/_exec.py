@@ -142,7 +142,7 @@ def _forget_golive() -> None:
 
 
 # Young-generation threshold for the program's process (CPython's default is 700).
-GC_THRESHOLD0 = 200_000
+GC_THRESHOLD0 = 1_000_000
 
 
 def _space_out_collections() -> None:
@@ -153,10 +153,12 @@ def _space_out_collections() -> None:
     made since the last, only to keep them: at 700, a large part of a small program's run; at
     20,000, still a few collections that find almost no garbage. The walk costs what the young
     generation holds, so spacing collections out saves little until a program's imports fit between
-    two: at 200,000, a small program is never interrupted, and a large one collects for far less
-    time, for a little more memory at its peak (figures: docs/benchmarks.md). What runs, and
+    two: at 1,000,000, a small program is never interrupted, and a large one collects a few times
+    (with registrations started a window at a time, `_sdkpatch` item 5, each young collection finds
+    the garbage of the registrations that finished: at 200,000 that cost a large stack a fifth of
+    its time), for a little more memory at its peak (figures: docs/benchmarks.md). What runs, and
     what it registers, is unchanged: collection timing is never part of Python's semantics; cyclic
-    garbage is still collected, after 200,000 allocations instead of 700.
+    garbage is still collected, after 1,000,000 allocations instead of 700.
     """
     try:
         import gc

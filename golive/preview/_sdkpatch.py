@@ -2,8 +2,8 @@
 
 `install()` runs in golive.preview._exec once the SDK is configured, before the program starts. With
 any other SDK version it changes nothing and the SDK's own code runs: the changes below are written
-against 3.272.0's code (pulumi/log.py, runtime/stack.py, runtime/rpc.py, runtime/resource.py) and
-checked there by tests. None changes what the program does or can observe beyond timing.
+against 3.272.0's code (pulumi/log.py, runtime/stack.py, runtime/rpc.py, runtime/resource.py,
+runtime/rpc_manager.py) and checked there by tests. None changes what the program does or can observe beyond timing.
 
 1. Debug-level engine logs are answered in the process, without the round trip. The SDK sends its own
    tracing (a few `log.debug` lines per resource, each a blocking `Engine.Log` call on the event
@@ -37,6 +37,14 @@ checked there by tests. None changes what the program does or can observe beyond
    monitor reads only `sourcePosition`, the first of those frames, which is unchanged. Its line is
    looked up in a table (`line_number`), not by `f_lineno`'s scan of the code from its start.
 
+5. Registrations start a window at a time (`_Admission`), in the order the program made them. The SDK
+   starts every registration's task as soon as the module body returns; the event loop takes each
+   through its first steps (serializing its inputs, its URN) before any reaches its RPC, so in a large
+   stack every prepared request is held at once, the program's peak memory. Started REGISTRATION_WINDOW
+   at a time, the first are sent while the next are prepared. A registration may wait on an output
+   only a later resource gives: when none has finished for STALL_SECONDS, another window starts, so
+   no program waits on a registration that was not started.
+
 Only the standard library and the program's own `pulumi` are imported, and only when called: the
 program may run in its own virtualenv.
 """
@@ -45,11 +53,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import functools
 import sys
+import weakref
 from typing import Any
 
-# The SDK version both changes were written and tested against (requirements.txt pins it).
+# The SDK version the changes were written and tested against (requirements.txt pins it).
 PINNED_SDK = "3.272.0"
 
 
@@ -63,7 +73,7 @@ def sdk_version() -> str | None:
 
 
 def install() -> bool:
-    """Apply both changes when the SDK is the pinned version; whether they were applied."""
+    """Apply the changes when the SDK is the pinned version; whether they were applied."""
     if sdk_version() != PINNED_SDK:
         return False
     from pulumi.runtime import resource, rpc, settings, stack
@@ -76,7 +86,90 @@ def install() -> bool:
     # Both are looked up as module attributes at each registration.
     rpc.transfer_properties = transfer_properties
     resource._get_stack_trace = functools.partial(stack_trace, resource._get_stack_trace)
+    from pulumi.runtime import rpc_manager
+
+    if not getattr(rpc_manager.RPCManager.do_rpc, "golive_admitted", False):
+        rpc_manager.RPCManager.do_rpc = admitting(rpc_manager.RPCManager.do_rpc)
     return True
+
+
+# Registrations under way at once, and how long none may finish before another window starts.
+REGISTRATION_WINDOW = 256
+STALL_SECONDS = 0.5
+
+
+class _Admission:
+    """The registrations of one event loop: started in order, REGISTRATION_WINDOW at a time, one more
+    as each finishes, a window more whenever none has finished for STALL_SECONDS."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.limit = REGISTRATION_WINDOW
+        self.running = 0
+        self.finished = 0
+        self.waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.watching = False
+
+    async def enter(self) -> None:
+        if self.running < self.limit and not self.waiting:
+            self.running += 1
+            return
+        turn = self.loop.create_future()
+        self.waiting.append(turn)
+        if not self.watching:
+            self.watching = True
+            self.loop.call_later(STALL_SECONDS, self._watch, self.finished)
+        await turn
+
+    def leave(self) -> None:
+        self.running -= 1
+        self.finished += 1
+        self._start()
+
+    def _start(self) -> None:
+        while self.waiting and self.running < self.limit:
+            turn = self.waiting.popleft()
+            if not turn.done():  # a program that ends early cancels what waits
+                self.running += 1
+                turn.set_result(None)
+
+    def _watch(self, finished_before: int) -> None:
+        if not self.waiting:
+            self.watching = False
+            return
+        if self.finished == finished_before:
+            self.limit += REGISTRATION_WINDOW
+            self._start()
+        self.loop.call_later(STALL_SECONDS, self._watch, self.finished)
+
+
+_ADMISSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Admission] = weakref.WeakKeyDictionary()
+
+
+def admitting(sdk_do_rpc: Any) -> Any:
+    """RPCManager.do_rpc, with each "register resource" RPC started in its turn (see _Admission). The
+    SDK's wrapper is unchanged inside: the registration is tracked and its failure recorded as before."""
+
+    def do_rpc(self: Any, name: str, rpc_function: Any) -> Any:
+        wrapper = sdk_do_rpc(self, name, rpc_function)
+        if name != "register resource":
+            return wrapper
+
+        async def admitted(*args: Any, **kwargs: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            admission = _ADMISSIONS.get(loop)
+            if admission is None:
+                admission = _ADMISSIONS[loop] = _Admission(loop)
+            await admission.enter()
+            try:
+                return await wrapper(*args, **kwargs)
+            finally:
+                admission.leave()
+
+        return admitted
+
+    do_rpc.golive_admitted = True  # type: ignore[attr-defined]
+    return do_rpc
 
 
 class QuietDebugEngine:

@@ -13,6 +13,7 @@ import pulumi
 import pytest
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc as sdk_rpc
+from pulumi.runtime import rpc_manager as sdk_rpc_manager
 from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.proto import engine_pb2
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SDK_WAIT = sdk_stack.wait_for_rpcs  # the SDK's own, whatever a test installs
 SDK_TRANSFER = sdk_rpc.transfer_properties
 SDK_STACK_TRACE = sdk_resource._get_stack_trace
+SDK_DO_RPC = sdk_rpc_manager.RPCManager.do_rpc
 
 
 def write_program(folder: Path, main: str) -> Path:
@@ -41,6 +43,7 @@ def sdk(monkeypatch):
     monkeypatch.setattr(sdk_stack, "wait_for_rpcs", SDK_WAIT)
     monkeypatch.setattr(sdk_rpc, "transfer_properties", SDK_TRANSFER)
     monkeypatch.setattr(sdk_resource, "_get_stack_trace", SDK_STACK_TRACE)
+    monkeypatch.setattr(sdk_rpc_manager.RPCManager, "do_rpc", SDK_DO_RPC)
     monkeypatch.setattr(sdk_settings.SETTINGS, "engine", sdk_settings.SETTINGS.engine)
     monkeypatch.setattr(sdk_settings.SETTINGS, "outputs", set())
     yield sdk_settings.SETTINGS
@@ -85,6 +88,7 @@ def test_with_any_other_sdk_version_the_sdk_runs_unchanged(sdk, monkeypatch):
     assert _sdkpatch.install() is False
     assert sdk_stack.wait_for_rpcs is SDK_WAIT and sdk.engine is engine
     assert sdk_rpc.transfer_properties is SDK_TRANSFER and sdk_resource._get_stack_trace is SDK_STACK_TRACE
+    assert sdk_rpc_manager.RPCManager.do_rpc is SDK_DO_RPC
     pulumi.log.debug("tracing")
     assert engine.logged == [engine_pb2.DEBUG]
 
@@ -410,3 +414,84 @@ def test_a_traced_frame_keeps_the_line_its_tracer_gives(monkeypatch):
     finally:
         sys.settrace(None)
     assert found and all(ours == theirs for ours, theirs in found)
+
+
+
+def test_registrations_start_in_order_a_window_at_a_time(monkeypatch):
+    monkeypatch.setattr(_sdkpatch, "REGISTRATION_WINDOW", 3)
+    manager = sdk_rpc_manager.RPCManager()
+    do_rpc = _sdkpatch.admitting(SDK_DO_RPC)
+    started, under_way, most = [], set(), [0]
+
+    async def main():
+        gates = [asyncio.get_running_loop().create_future() for _ in range(8)]
+
+        def registration(index):
+            async def register():
+                started.append(index)
+                under_way.add(index)
+                most[0] = max(most[0], len(under_way))
+                await gates[index]
+                under_way.discard(index)
+                return index
+            return register
+
+        tasks = [asyncio.ensure_future(do_rpc(manager, "register resource", registration(i))()) for i in range(8)]
+        async def invoke():
+            started.append("invoke")
+
+        other = asyncio.ensure_future(do_rpc(manager, "invoke", invoke)())  # never held back
+        await asyncio.sleep(0.05)
+        first = list(started)
+        for gate in gates:
+            gate.set_result(None)
+            await asyncio.sleep(0)
+        results = await asyncio.gather(*tasks)
+        await other
+        return first, results
+
+    first, results = asyncio.run(main())
+    assert first == [0, 1, 2, "invoke"]  # three registrations under way, the others waiting their turn
+    assert started == [0, 1, 2, "invoke", 3, 4, 5, 6, 7] and most[0] == 3
+    assert results == [(i, None) for i in range(8)]
+
+
+def test_a_stalled_window_lets_the_next_start(monkeypatch):
+    """Registrations that wait on a later one: the SDK would start the later one, and so does golive,
+    one stall later."""
+    monkeypatch.setattr(_sdkpatch, "REGISTRATION_WINDOW", 2)
+    monkeypatch.setattr(_sdkpatch, "STALL_SECONDS", 0.02)
+    manager = sdk_rpc_manager.RPCManager()
+    do_rpc = _sdkpatch.admitting(SDK_DO_RPC)
+
+    async def main():
+        later = asyncio.get_running_loop().create_future()
+
+        async def waits():
+            return await later
+
+        async def gives():
+            later.set_result("given")
+            return "gave"
+
+        tasks = [do_rpc(manager, "register resource", f)() for f in (waits, waits, waits, gives)]
+        return await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+    assert asyncio.run(main()) == [("given", None)] * 3 + [("gave", None)]
+
+
+def test_a_program_whose_first_resources_wait_on_its_last_completes(tmp_path):
+    """More resources than a window wait on an output only the last resource gives, through the real
+    program process: the stall watch starts it, and every registration completes."""
+    folder = write_program(tmp_path / "waits-on-last", (
+        "import asyncio\nimport pulumi\nimport pulumi_aws as aws\n"
+        "given = asyncio.get_event_loop().create_future()\n"
+        f"for i in range({_sdkpatch.REGISTRATION_WINDOW + 20}):\n"
+        "    aws.sns.Topic(f'early-{i}', display_name=pulumi.Output.from_input(given))\n"
+        "last = aws.sns.Topic('last')\n"
+        "last.urn.apply(lambda urn: given.done() or given.set_result('from-last'))\n"
+    ))
+    graph = run_program(folder, "dev", timeout=120)
+    topics = [r for r in graph.resources if r.type == "aws:sns/topic:Topic"]
+    assert len(topics) == _sdkpatch.REGISTRATION_WINDOW + 21
+    assert {r.inputs.get("displayName") for r in topics if r.name.startswith("early-")} == {"from-last"}
