@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -408,10 +409,12 @@ class AnalyzerSession:
         # type concatenated parse as one message whose repeated fields hold all their elements, and
         # the bytes of a resource take a fraction of its message's memory. A whole AnalyzeStackRequest
         # held every resource's message at once, then its serialization besides: golive's peak.
-        single = analyzer_pb2.AnalyzeStackRequest
-        stack_request = b"".join(
-            single(resources=[self._stack_resource(node, requests)]).SerializeToString() for node in analyzed
-        )
+        # Written to one buffer whose bytes getvalue() hands over: b"".join would hold every part as well.
+        single, buffer = analyzer_pb2.AnalyzeStackRequest, io.BytesIO()
+        for node in analyzed:
+            buffer.write(single(resources=[self._stack_resource(node, requests)]).SerializeToString())
+        stack_request = buffer.getvalue()
+        del buffer
         diagnostics = self._diagnostics
         response = self._call("AnalyzeStack", stack_request, tolerate_unimplemented=True)
         if response is not None:
