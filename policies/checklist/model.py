@@ -7,6 +7,7 @@ whole policy into an advisory "can't run policy during preview".
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         if value.get(SECRET_SIG_KEY) == SECRET_SIG:
             return plain(value.get("value"))
-        return {k: plain(v) for k, v in value.items()}
+        # Keys interned: a large stack repeats the same few hundred property names across its resources.
+        return {sys.intern(k) if isinstance(k, str) else k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
