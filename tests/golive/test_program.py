@@ -16,7 +16,7 @@ from pathlib import Path
 import pulumi_aws
 import pytest
 
-from golive.preview import deployment, durations, program, services, urns, versions, wire
+from golive.preview import _exec, deployment, durations, program, services, urns, versions, wire
 from golive.preview.graph import ResourceGraph, ResourceNode, SourcePosition
 from golive.preview.invoke_results import InvokeResultsError, load_invoke_results
 from golive.preview.invokes import OfflineProviders
@@ -524,7 +524,7 @@ def test_the_program_collects_cyclic_garbage_less_often_but_still_collects_it(tm
                            "cycle = Cycle()\ncycle.me = cycle\nref = weakref.ref(cycle)\ndel cycle\n"
                            "young = [[] for _ in range(1000)]\n"
                            "pulumi.export('afterThousand', ref() is None)\n"
-                           "young += [[] for _ in range(300_000)]\n"
+                           f"young += [[] for _ in range({_exec.GC_THRESHOLD0 + 200_000})]\n"
                            "pulumi.export('afterMany', ref() is None)\n")
     outputs = node(run_program(folder, "dev", timeout=60), "garbage-dev", STACK_TYPE).outputs
     # CPython's default (700) would have collected the cycle among the first thousand new objects.
