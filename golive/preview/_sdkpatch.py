@@ -3,7 +3,8 @@
 `install()` runs in golive.preview._exec once the SDK is configured, before the program starts. With
 any other SDK version it changes nothing and the SDK's own code runs: the changes below are written
 against 3.272.0's code (pulumi/log.py, runtime/stack.py, runtime/rpc.py, runtime/resource.py,
-runtime/rpc_manager.py) and checked there by tests. None changes what the program does or can observe beyond timing.
+runtime/rpc_manager.py) and checked there by tests. None changes what the program does or can observe
+beyond timing.
 
 1. Debug-level engine logs are answered in the process, without the round trip. The SDK sends its own
    tracing (a few `log.debug` lines per resource, each a blocking `Engine.Log` call on the event
@@ -119,7 +120,13 @@ class _Admission:
         if not self.watching:
             self.watching = True
             self.loop.call_later(STALL_SECONDS, self._watch, self.finished)
-        await turn
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # started, then cancelled before it ran: give back
+                self.running -= 1
+                self._start()
+            raise
 
     def leave(self) -> None:
         self.running -= 1

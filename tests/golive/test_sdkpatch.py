@@ -495,3 +495,21 @@ def test_a_program_whose_first_resources_wait_on_its_last_completes(tmp_path):
     topics = [r for r in graph.resources if r.type == "aws:sns/topic:Topic"]
     assert len(topics) == _sdkpatch.REGISTRATION_WINDOW + 21
     assert {r.inputs.get("displayName") for r in topics if r.name.startswith("early-")} == {"from-last"}
+
+
+def test_a_registration_cancelled_in_its_turn_gives_its_place_back(monkeypatch):
+    monkeypatch.setattr(_sdkpatch, "REGISTRATION_WINDOW", 1)
+    monkeypatch.setattr(_sdkpatch, "STALL_SECONDS", 60)  # no stall watch to make up for a lost place
+
+    async def main():
+        admission = _sdkpatch._Admission(asyncio.get_running_loop())
+        await admission.enter()
+        granted = asyncio.ensure_future(admission.enter())
+        after = asyncio.ensure_future(admission.enter())
+        await asyncio.sleep(0)
+        admission.leave()  # the place goes to `granted`...
+        granted.cancel()  # ...cancelled before it could run
+        await asyncio.wait_for(after, 2)
+        return granted.cancelled(), admission.running
+
+    assert asyncio.run(main()) == (True, 1)
