@@ -304,15 +304,21 @@ class _Resolver:
         self.data.set_result(data)
 
 
+_UNKNOWN: Any = None  # pulumi.output.Unknown, imported at the first call
+
+
 def contains_unknowns(value: Any) -> bool:
     """pulumi.runtime.rpc.contains_unknowns without its recursive closure: whether an Unknown is in
     `value` or, through dicts and lists, anywhere below it (each object looked into once)."""
-    from pulumi.output import Unknown
+    global _UNKNOWN
+    if _UNKNOWN is None:  # once, not at each of a large stack's hundreds of thousands of calls
+        from pulumi.output import Unknown
 
+        _UNKNOWN = Unknown
     todo, seen = [value], set()
     while todo:
         item = todo.pop()
-        if isinstance(item, Unknown):
+        if isinstance(item, _UNKNOWN):
             return True
         if id(item) in seen:
             continue
