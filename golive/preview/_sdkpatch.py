@@ -29,8 +29,7 @@ beyond timing.
    dependencies), or fails with the same exception. Each is tracked for the final wait as
    `Output._track` tracks it, with one shared done-callback instead of a closure per output, and its
    resolver is a two-slot object instead of a partial: a few hundred bytes less per property. Its
-   `_OutputData` is built as the SDK's `__post_init__` would leave it, without the self-referencing
-   closure `rpc.contains_unknowns` makes at each call (cyclic garbage per property, for the collector).
+   `_OutputData` is built as the SDK's `__post_init__` would leave it, its value checked by item 6.
 
 4. A registration carries the source position of the user code that declared the resource and no
    frames above it. The SDK sends every frame of the call stack (`_get_stack_trace`, which reads
@@ -45,6 +44,15 @@ beyond timing.
    at a time, the first are sent while the next are prepared. A registration may wait on an output
    only a later resource gives: when none has finished for STALL_SECONDS, another window starts, so
    no program waits on a registration that was not started.
+
+6. Whether a value holds an Unknown is answered without making garbage. The SDK's
+   `rpc.contains_unknowns` defines a recursive inner function at each call: a closure that refers to
+   itself, with its annotations (a fresh `set[int]`) - cyclic garbage of several hundred bytes, made
+   several times per output property (when it resolves, when a dependent reads it, when it is
+   serialized), which only the collector frees. In a large stack that was the largest single part of
+   the program's peak memory after the outputs themselves. golive's walk is iterative and visits
+   the same objects in the same order; a value nested deeper than Python's recursion limit, where
+   the SDK's walk raises RecursionError, is answered.
 
 Only the standard library and the program's own `pulumi` are imported, and only when called: the
 program may run in its own virtualenv.
@@ -86,6 +94,8 @@ def install() -> bool:
     stack.wait_for_rpcs = wait_for_rpcs
     # Both are looked up as module attributes at each registration.
     rpc.transfer_properties = transfer_properties
+    # Looked up as a module attribute by rpc's own functions, pulumi.output and runtime.invoke.
+    rpc.contains_unknowns = contains_unknowns
     resource._get_stack_trace = functools.partial(stack_trace, resource._get_stack_trace)
     from pulumi.runtime import rpc_manager
 
@@ -294,9 +304,8 @@ class _Resolver:
         if failed is not None:
             self.data.set_exception(failed)
             return
-        # _OutputData(...) as its __post_init__ would leave it: known only if nothing in the value is
-        # unknown. Its check (rpc.contains_unknowns) makes a closure that refers to itself at each
-        # call: cyclic garbage for every output property, which only the collector can free.
+        # _OutputData(...) as its __post_init__ would leave it (known only if nothing in the value
+        # is unknown), without the dataclass's calls through output.contains_unknowns to rpc's.
         data = object.__new__(self.output_data)
         data.resources, data.value = resources, value
         data.is_known = False if is_known and contains_unknowns(value) else is_known
@@ -308,26 +317,39 @@ _UNKNOWN: Any = None  # pulumi.output.Unknown, imported at the first call
 
 
 def contains_unknowns(value: Any) -> bool:
-    """pulumi.runtime.rpc.contains_unknowns without its recursive closure: whether an Unknown is in
-    `value` or, through dicts and lists, anywhere below it (each object looked into once)."""
+    """pulumi.runtime.rpc.contains_unknowns without its recursive closure (item 6): whether an Unknown
+    is in `value` or, through dicts and lists, anywhere below it. The same walk as the SDK's: depth
+    first, a dict's items read with `value[key]` in key order, each object looked into once, and
+    nothing read after the first Unknown (an output type's `__getitem__` sees the same calls)."""
     global _UNKNOWN
     if _UNKNOWN is None:  # once, not at each of a large stack's hundreds of thousands of calls
         from pulumi.output import Unknown
 
         _UNKNOWN = Unknown
-    todo, seen = [value], set()
-    while todo:
-        item = todo.pop()
-        if isinstance(item, _UNKNOWN):
-            return True
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, dict):
-            todo.extend(item.values())
-        elif isinstance(item, list):
-            todo.extend(item)
+    seen: set[int] = set()
+    pending: list[Any] = [iter((value,))]
+    while pending:
+        for item in pending[-1]:
+            if isinstance(item, _UNKNOWN):
+                return True
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, dict):
+                pending.append(iter(item.values()) if type(item) is dict else _items(item))
+                break
+            if isinstance(item, list):
+                pending.append(iter(item))
+                break
+        else:
+            pending.pop()
     return False
+
+
+def _items(mapping: dict[Any, Any]) -> Any:
+    """A dict subclass's values as the SDK reads them, through its own `__getitem__`, one at a time."""
+    for key in mapping:
+        yield mapping[key]
 
 
 _SETTINGS: Any = None  # pulumi.runtime.settings.SETTINGS, set by transfer_properties

@@ -8,6 +8,7 @@ import gc
 import re
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pulumi
 import pytest
@@ -27,6 +28,7 @@ SDK_WAIT = sdk_stack.wait_for_rpcs  # the SDK's own, whatever a test installs
 SDK_TRANSFER = sdk_rpc.transfer_properties
 SDK_STACK_TRACE = sdk_resource._get_stack_trace
 SDK_DO_RPC = sdk_rpc_manager.RPCManager.do_rpc
+SDK_CONTAINS_UNKNOWNS = sdk_rpc.contains_unknowns
 
 
 def write_program(folder: Path, main: str) -> Path:
@@ -44,6 +46,7 @@ def sdk(monkeypatch):
     monkeypatch.setattr(sdk_rpc, "transfer_properties", SDK_TRANSFER)
     monkeypatch.setattr(sdk_resource, "_get_stack_trace", SDK_STACK_TRACE)
     monkeypatch.setattr(sdk_rpc_manager.RPCManager, "do_rpc", SDK_DO_RPC)
+    monkeypatch.setattr(sdk_rpc, "contains_unknowns", SDK_CONTAINS_UNKNOWNS)
     monkeypatch.setattr(sdk_settings.SETTINGS, "engine", sdk_settings.SETTINGS.engine)
     monkeypatch.setattr(sdk_settings.SETTINGS, "outputs", set())
     yield sdk_settings.SETTINGS
@@ -75,6 +78,8 @@ def test_with_the_pinned_sdk_debug_logs_are_answered_without_the_engine(sdk):
     assert _sdkpatch.install() is True
     assert sdk_stack.wait_for_rpcs is _sdkpatch.wait_for_rpcs
     assert sdk_rpc.transfer_properties is _sdkpatch.transfer_properties
+    assert pulumi.contains_unknowns({"a": [pulumi.UNKNOWN]}) is True
+    assert sdk_rpc.contains_unknowns is _sdkpatch.contains_unknowns
     pulumi.log.debug("tracing")
     pulumi.log.info("shown")
     pulumi.log.warn("shown too")
@@ -89,6 +94,7 @@ def test_with_any_other_sdk_version_the_sdk_runs_unchanged(sdk, monkeypatch):
     assert sdk_stack.wait_for_rpcs is SDK_WAIT and sdk.engine is engine
     assert sdk_rpc.transfer_properties is SDK_TRANSFER and sdk_resource._get_stack_trace is SDK_STACK_TRACE
     assert sdk_rpc_manager.RPCManager.do_rpc is SDK_DO_RPC
+    assert sdk_rpc.contains_unknowns is SDK_CONTAINS_UNKNOWNS
     pulumi.log.debug("tracing")
     assert engine.logged == [engine_pb2.DEBUG]
 
@@ -239,13 +245,64 @@ def test_an_output_is_known_only_when_nothing_in_its_value_is_unknown(sdk, trans
                                    (True, True, False), (True, True, False)]
 
 
-def test_a_value_that_holds_itself_is_looked_into_once():
+class ReadLog(dict):
+    """An output type's way: a dict subclass whose own __getitem__ is called for each value read."""
+
+    reads: ClassVar[list] = []
+
+    def __getitem__(self, key):
+        ReadLog.reads.append(key)
+        return super().__getitem__(key)
+
+
+def _values_to_check():
     looped: dict = {"a": [1]}
     looped["self"] = looped
     looped["a"].append(looped["a"])
-    assert _sdkpatch.contains_unknowns(looped) is False
-    looped["a"].append(pulumi.UNKNOWN)
-    assert _sdkpatch.contains_unknowns(looped) is True
+    shared = ["x"]
+    return [
+        ("plain", "text"), ("none", None), ("unknown", pulumi.UNKNOWN), ("empty", [{}, []]),
+        ("nested", {"a": [1, {"b": [pulumi.UNKNOWN]}]}), ("looped", looped),
+        ("looped-unknown", {"loop": looped, "then": [pulumi.UNKNOWN]}),
+        ("shared", [shared, {"s": shared}, shared]),
+        ("typed", ReadLog(z=1, a=ReadLog(b=[2], c=pulumi.UNKNOWN, d=3), e=4)),
+        ("typed-known", ReadLog(z=1, a=ReadLog(b=[2], d=3), e=4)),
+        ("tuple-not-looked-into", (pulumi.UNKNOWN,)),
+    ]
+
+
+@pytest.mark.parametrize("name, value", _values_to_check(), ids=[name for name, _ in _values_to_check()])
+def test_unknowns_are_found_as_the_sdk_finds_them(name, value):
+    """Same answer, and an output type's __getitem__ called for the same keys in the same order (the
+    SDK stops at the first Unknown: nothing after it is read)."""
+    ReadLog.reads = []
+    expected = (SDK_CONTAINS_UNKNOWNS(value), ReadLog.reads)
+    ReadLog.reads = []
+    assert (_sdkpatch.contains_unknowns(value), ReadLog.reads) == expected
+
+
+def test_unknowns_are_found_deeper_than_the_recursion_limit():
+    deep: list = [pulumi.UNKNOWN]
+    for _ in range(sys.getrecursionlimit() * 2):
+        deep = [deep]
+    assert _sdkpatch.contains_unknowns(deep) is True
+
+
+@pytest.mark.parametrize("check, garbage", [(SDK_CONTAINS_UNKNOWNS, True), (_sdkpatch.contains_unknowns, False)],
+                         ids=["sdk", "golive"])
+def test_looking_for_unknowns_leaves_no_cyclic_garbage(check, garbage):
+    """The SDK's check leaves a self-referencing closure per call; a large stack makes hundreds of
+    thousands of calls, and the garbage stayed until its peak."""
+    value = {"tags": {"team": "a"}, "ingress": [{"cidr_blocks": ["10.0.0.0/8"]}]}
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(300):
+            check(value)
+        collected = gc.collect()
+    finally:
+        gc.enable()
+    assert (collected >= 300) is garbage, collected
 
 
 @pytest.mark.parametrize("transfer, garbage", [(SDK_TRANSFER, True), (_sdkpatch.transfer_properties, False)],
