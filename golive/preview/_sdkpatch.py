@@ -393,7 +393,10 @@ def transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
 
 
 _URIS: dict[str, str | None] = {}
-_LINE_TABLES: dict[Any, tuple[list[int], list[int | None]]] = {}
+# By the code object's id, not the object: hashing a code object hashes all its bytecode and constants,
+# which for a large one-file program is the whole module at every declaration. Each entry holds its
+# code object, so the id cannot be reused by another while the entry lives.
+_LINE_TABLES: dict[int, tuple[Any, list[int], list[int | None]]] = {}
 
 
 def line_number(frame: Any) -> int | None:
@@ -407,16 +410,16 @@ def line_number(frame: Any) -> int | None:
     if frame.f_trace is not None:
         return frame.f_lineno
     code = frame.f_code
-    table = _LINE_TABLES.get(code)
+    table = _LINE_TABLES.get(id(code))
     if table is None:
         starts: list[int] = []
         lines: list[int | None] = []
         for start, _end, line in code.co_lines():
             starts.append(start)
             lines.append(line)
-        table = _LINE_TABLES[code] = (starts, lines)
-    index = bisect.bisect_right(table[0], frame.f_lasti) - 1
-    return table[1][index] if index >= 0 else frame.f_lineno
+        table = _LINE_TABLES[id(code)] = (code, starts, lines)
+    index = bisect.bisect_right(table[1], frame.f_lasti) - 1
+    return table[2][index] if index >= 0 else frame.f_lineno
 
 
 def _source_position(frame: Any) -> Any:

@@ -460,6 +460,17 @@ def test_a_source_line_is_the_frames_own_line_anywhere_in_a_large_module():
     assert found[-1][0] >= source.count("\n") - 3  # the table reaches the end of the module
 
 
+def test_code_objects_made_and_dropped_one_after_another_keep_their_own_lines():
+    """The tables are kept by code object id: an id that another, freed, code object had must not
+    give its lines (each table holds its code object alive, so the id is never reused meanwhile)."""
+    found = []
+    probe = probe_lines(found)
+    for index in range(300):
+        exec(compile("\n" * (index % 17) + "P()\n" * (1 + index % 5), f"/tmp/p{index}.py", "exec"), {"P": probe})
+    assert len(found) == sum(1 + index % 5 for index in range(300))
+    assert [ours for ours, _ in found] == [theirs for _, theirs in found]
+
+
 def test_a_traced_frame_keeps_the_line_its_tracer_gives(monkeypatch):
     found = []
     code = compile(big_module(16), "/tmp/program/__main__.py", "exec")
