@@ -50,6 +50,13 @@ time.sleep(float(os.environ.get("TEST_SLEEP", "0")))
 """.replace("{DAEMON_SLEEP}", str(DAEMON_SLEEP))
 
 
+# Sets the terminating signals' dispositions, then becomes the command that follows (same pid).
+SIGNALS_THEN_EXEC = ("import os, signal, sys\n"
+                     "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+                     "signal.signal(signal.SIGHUP, getattr(signal, sys.argv.pop(1)))\n"
+                     "os.execv(sys.argv[1], sys.argv[1:])\n")
+
+
 def write_program(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "Pulumi.yaml").write_text("name: sleeper\nruntime: python\n")
@@ -84,8 +91,11 @@ class Run:
         self.argv = [sys.executable, "-m", "golive", "check", str(program), "--stack", "prod",
                      "--policy-pack", str(RECORDER)]
 
-    def start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def start(self, sighup: str = "SIG_DFL") -> subprocess.Popen[bytes]:
+        """golive started with SIGTERM at its default and SIGHUP as given (by default as from a
+        terminal), whatever the suite inherited: under `nohup make test` SIGHUP would be ignored."""
+        return subprocess.Popen([sys.executable, "-c", SIGNALS_THEN_EXEC, sighup, *self.argv], cwd=ROOT,
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def run(self) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(self.argv, cwd=ROOT, env=self.env, capture_output=True, timeout=DEADLINE * 2)
@@ -180,6 +190,21 @@ def test_a_signal_mid_run_leaves_no_process_and_no_temporary_folder(tmp_path, si
         assert len(run.run_folders()) == 1
         again = Run(tmp_path, daemons=False, sleep=0).run()
         assert again.returncode == 0, again.stderr.decode()
+    assert run.run_folders() == []
+
+
+def test_under_nohup_a_hangup_is_ignored_and_the_run_completes(tmp_path):
+    """A SIGHUP ignored when golive starts (nohup) stays ignored, as for any Unix tool."""
+    run = Run(tmp_path, daemons=False, sleep=2)
+    golive = run.start(sighup="SIG_IGN")
+    try:
+        run.wait_for_pids(daemons=False)
+        golive.send_signal(signal.SIGHUP)
+        _, err = golive.communicate(timeout=DEADLINE)
+    finally:
+        golive.kill()
+        golive.wait()
+    assert golive.returncode == 0, err.decode()
     assert run.run_folders() == []
 
 
