@@ -297,11 +297,11 @@ class _Property(asyncio.Future):  # type: ignore[type-arg]
     output_data: Any = None  # pulumi.output._OutputData, set by transfer_properties
 
     def __call__(self, value: Any, is_known: bool, is_secret: bool, deps: Any, failed: Exception | None) -> None:
-        resources = set(deps) if deps else set()
-        resources.add(self.res)
         if failed is not None:
             self.set_exception(failed)  # a failed output stays tracked, for the final wait to raise
             return
+        resources = set(deps) if deps else set()
+        resources.add(self.res)
         # _OutputData(...) as its __post_init__ would leave it (known only if nothing in the value
         # is unknown), without the dataclass's calls through output.contains_unknowns to rpc's.
         data = object.__new__(self.output_data)
