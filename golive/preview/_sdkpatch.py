@@ -97,9 +97,9 @@ def install() -> bool:
     stack.wait_for_rpcs = wait_for_rpcs
     # Both are looked up as module attributes at each registration.
     rpc.transfer_properties = transfer_properties
+    resource._get_stack_trace = functools.partial(stack_trace, resource._get_stack_trace)
     # Looked up as a module attribute by rpc's own functions, pulumi.output and runtime.invoke.
     rpc.contains_unknowns = contains_unknowns
-    resource._get_stack_trace = functools.partial(stack_trace, resource._get_stack_trace)
     from pulumi.runtime import rpc_manager
 
     if not getattr(rpc_manager.RPCManager.do_rpc, "golive_admitted", False):
